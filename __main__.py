@@ -1,0 +1,3 @@
+from dangtopic.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""The `dangtopic` command. Subcommands are imported lazily so `predict` never loads training code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("dangtopic.inference.predict", "tag and summarise articles (files, folders, globs, JSONL, CSV)"),
+    "report": ("dangtopic.inference.report", "render an HTML report from a predictions JSONL"),
+    "benchmark": ("dangtopic.inference.benchmark", "measure tagging and pipeline speed on this machine"),
+    "train-tagger": ("dangtopic.training.train_tagger", "fine-tune the sentence topic tagger"),
+    "evaluate-tagger": ("dangtopic.training.evaluate_tagger", "evaluate the tagger against baselines"),
+    "build-weak-labels": ("dangtopic.training.weak_supervision", "build the weakly labelled training set"),
+    "train-summarizer": ("dangtopic.training.train_summarizer", "train the extractive summariser"),
+    "evaluate-summarizer": ("dangtopic.training.evaluate_summarizer", "ROUGE of the summariser and baselines"),
+    "prepare-encoder": ("dangtopic.models.prepare", "rebuild the offline e5-small encoder into the cache"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="dangtopic", description=__doc__)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] in {"-h", "--help"}:
+        parser.print_help()
+        return 0
+    if argv[0] == "--version":
+        from dangtopic import __version__
+
+        print(__version__)
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        parser.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
+    module = importlib.import_module(COMMANDS[name][0])
+    cmd_parser = argparse.ArgumentParser(prog=f"dangtopic {name}", description=COMMANDS[name][1])
+    module.add_arguments(cmd_parser)
+    args = cmd_parser.parse_args(argv[1:])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Reader for the VNDS (VietNews) corpus: word-segmented JSONL.gz, detokenised on the fly."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dangtopic.data.text import detokenize_vnds
+
+SPLITS = ("train", "val", "test")
+# In VNDS a sentence boundary is a standalone terminator token followed by a space.
+_ABSTRACT_SPLIT = re.compile(r"(?<= [.!?…]) (?=\S)")
+
+
+@dataclass
+class VndsArticle:
+    """One VNDS article, detokenised. `sentences` are the body sentences, paragraphs flattened."""
+
+    id: str
+    title: str
+    abstract: str
+    abstract_sentences: list[str]
+    sentences: list[str]
+
+    @property
+    def labelled_sentences(self) -> list[str]:
+        """Sentences in the order the hand labels index them: title, abstract, body (`id#k`)."""
+        return [self.title, *self.abstract_sentences, *self.sentences]
+
+
+def default_vnds_dir() -> Path:
+    """`$DANGTOPIC_VNDS_DIR`, else `../shared/data/vnds` beside the checkout or the working directory."""
+    env = os.environ.get("DANGTOPIC_VNDS_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[1]
+    for base in (Path.cwd(), here):
+        cand = base.parent / "shared" / "data" / "vnds"
+        if cand.is_dir():
+            return cand
+    return Path.cwd().parent / "shared" / "data" / "vnds"
+
+
+def split_vnds_abstract(abstract: str) -> list[str]:
+    """Split a word-segmented VNDS abstract into detokenised sentences."""
+    parts = [p for p in _ABSTRACT_SPLIT.split(abstract.strip()) if p.strip()]
+    return [detokenize_vnds(p) for p in parts]
+
+
+def parse_vnds_record(d: dict) -> VndsArticle:
+    """Turn one raw VNDS JSON object into a detokenised `VndsArticle`."""
+    body = [detokenize_vnds(s) for para in d.get("paragraphs", []) for s in para if s.strip()]
+    return VndsArticle(
+        id=d["id"],
+        title=detokenize_vnds(d.get("title", "")),
+        abstract=detokenize_vnds(d.get("abstract", "")),
+        abstract_sentences=split_vnds_abstract(d.get("abstract", "")),
+        sentences=body,
+    )
+
+
+def iter_vnds(split: str, root: str | Path | None = None, limit: int | None = None) -> Iterator[VndsArticle]:
+    """Stream detokenised articles of one VNDS split (`train`, `val`, `test`)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown VNDS split {split!r}; expected one of {SPLITS}")
+    path = Path(root) if root else default_vnds_dir()
+    path = path / f"vnds_{split}.jsonl.gz" if path.is_dir() else path
+    if not path.exists():
+        raise FileNotFoundError(f"VNDS file not found: {path} (set DANGTOPIC_VNDS_DIR)")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if limit is not None and i >= limit:
+                break
+            if line.strip():
+                yield parse_vnds_record(json.loads(line))

@@ -1,0 +1,1 @@
+"""Models: the base encoder loader and the task models built on it."""
