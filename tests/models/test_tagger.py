@@ -1,0 +1,91 @@
+import json
+import unicodedata
+
+import numpy as np
+import pytest
+
+from dangtopic import LABELS
+from dangtopic.models.config import ConfigError, from_dict
+from dangtopic.models.tagger import SentenceTagger, TaggerConfig, TagPrediction
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_encoder_path):
+    import torch
+
+    torch.manual_seed(0)
+    t = SentenceTagger.create(encoder=str(tiny_encoder_path))
+    # Give the head and the LoRA B matrices non-trivial weights so round trips test real values.
+    with torch.no_grad():
+        for name, p in t.encoder.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+        t.head[1].weight.normal_(0, 2.0)
+    t.config.thresholds = {"membership": 0.3, "inspection": 0.6, "restructuring": 0.5, "training": 0.45}
+    return t.eval()
+
+
+def test_predict_shapes(tagger):
+    one = tagger.predict("Kết nạp đảng viên mới.")
+    assert isinstance(one, TagPrediction)
+    assert list(one.scores) == list(LABELS)
+    many = tagger.predict(["Kết nạp đảng viên mới.", "Giảm 138 đầu mối.", "Tập huấn nghiệp vụ."])
+    assert isinstance(many, list) and len(many) == 3
+    assert tagger.predict([]) == []
+    with pytest.raises(TypeError):
+        tagger.predict(["ok", None])
+
+
+def test_labels_follow_thresholds_and_label_order(tagger):
+    probs = np.array([[0.31, 0.59, 0.5, 0.9], [0.29, 0.61, 0.49, 0.0]], dtype=np.float32)
+    a, b = tagger.decide(probs)
+    assert a.labels == ["membership", "restructuring", "training"]
+    assert b.labels == ["inspection"]
+
+
+def test_batching_and_order_do_not_change_scores(tagger):
+    texts = ["Kết nạp đảng viên mới tại chi bộ thôn.", "Giảm.", "Ủy ban kiểm tra thi hành kỷ luật cảnh cáo 3 đảng viên."]
+    p1 = tagger.predict_proba(texts, batch_size=1)
+    p3 = tagger.predict_proba(texts[::-1], batch_size=3)[::-1]
+    np.testing.assert_allclose(p1, p3, atol=1e-5)
+
+
+def test_nfc_nfd_and_whitespace_give_identical_scores(tagger):
+    s = "Cấp ủy kiểm tra, giám sát   việc thực hiện nghị quyết."
+    nfd = unicodedata.normalize("NFD", s).replace(" ", " \t ")
+    np.testing.assert_allclose(tagger.predict_proba([s]), tagger.predict_proba([nfd]), atol=1e-6)
+
+
+def test_save_and_load_round_trip(tagger, tmp_path):
+    out = tagger.save_pretrained(tmp_path / "tagger")
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["kind"] == "sentence-tagger"
+    assert meta["labels"] == list(LABELS)
+    assert meta["thresholds"]["inspection"] == 0.6
+    assert meta["base_fingerprint"] == tagger.fingerprint
+    assert (out / "README.md").exists() and (out / "head.safetensors").exists()
+    assert not (out / "model.safetensors").exists()  # never a copy of the base encoder
+    loaded = SentenceTagger.from_pretrained(out)
+    texts = ["Kết nạp 20 đảng viên.", "Sáp nhập hai phòng ban, tinh giản biên chế."]
+    np.testing.assert_allclose(loaded.predict_proba(texts), tagger.predict_proba(texts), atol=1e-5)
+    assert [p.labels for p in loaded.predict(texts)] == [p.labels for p in tagger.predict(texts)]
+
+
+def test_from_pretrained_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        SentenceTagger.from_pretrained(tmp_path / "nothing")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "config.json").write_text(json.dumps({"kind": "extractive-summarizer"}))
+    with pytest.raises(ValueError, match="not a sentence-tagger"):
+        SentenceTagger.from_pretrained(tmp_path / "x")
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="unknown"):
+        from_dict(TaggerConfig, {"labelz": ["a"]})
+    with pytest.raises(ConfigError):
+        from_dict(TaggerConfig, {"thresholds": {"membership": 1.5}})
+    with pytest.raises(ConfigError):
+        from_dict(TaggerConfig, {"lora": {"r": "eight"}})
+    cfg = from_dict(TaggerConfig, {"encoder": {"name": "x", "max_length": 64}, "lora": {"r": 4}})
+    assert cfg.encoder.max_length == 64 and cfg.lora.r == 4

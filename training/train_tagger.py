@@ -1,0 +1,296 @@
+"""Fine-tune the sentence topic tagger: `dangtopic train-tagger --config configs/tagger.yaml`.
+
+Hand labels (train part of the article-level split) + extra hand labels + optional weak labels with
+soft targets; LoRA on the encoder, separate learning rates for encoder and head, positive-class
+weights, per-label thresholds tuned on the dev articles. Runs on CPU or GPU (auto).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dangtopic.models.config import load_config, parse_override
+from dangtopic.models.tagger import SentenceTagger, TaggerConfig
+
+logger = logging.getLogger("dangtopic.train_tagger")
+
+
+@dataclass
+class TaggerDataConfig:
+    hand_labels: str | None = None  # None → ../shared/data/labels/sentences_labelled.jsonl
+    split_file: str | None = None  # None → data/labels/split_v1.json (article-level split)
+    extra_labels: list[str] = field(default_factory=list)  # more hand labels, training only
+    weak_labels: str | None = None  # a `datasets` folder from `dangtopic build-weak-labels`
+    weak_weight: float = 0.5
+    max_weak: int = 6000
+
+
+@dataclass
+class OptimConfig:
+    epochs: int = 4
+    batch_size: int = 32
+    encoder_lr: float = 3e-4
+    head_lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    pos_weight_cap: float = 8.0  # BCE positive weight = min(cap, sqrt(neg/pos)) per label
+    max_steps: int = 0  # >0 stops early (smoke runs)
+    grad_clip: float = 1.0
+
+
+@dataclass
+class TrainTaggerConfig:
+    model: TaggerConfig = field(default_factory=TaggerConfig)
+    data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    output_dir: str = "runs/tagger"
+    device: str = "auto"
+    threads: int = 0  # 0 = torch default
+    seed: int = 13
+    log_every: int = 20
+
+
+@dataclass
+class Example:
+    text: str
+    target: np.ndarray  # float targets in label order (soft for weak labels)
+    weight: float
+    source: str
+
+
+def _split_file(cfg: TaggerDataConfig) -> Path:
+    if cfg.split_file:
+        return Path(cfg.split_file)
+    return Path(__file__).resolve().parents[1] / "data" / "labels" / "split_v1.json"
+
+
+def load_hand_splits(cfg: TaggerDataConfig, labels: list[str]) -> dict[str, list[Example]]:
+    """Hand-labelled sentences by article-level split part (`train`, `dev`, `test`)."""
+    from dangtopic.data.labels import load_labelled
+
+    split = json.loads(_split_file(cfg).read_text(encoding="utf-8"))
+    part_of = {aid: part for part in ("train", "dev", "test") for aid in split[part]}
+    parts: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
+    for item in load_labelled(cfg.hand_labels):
+        part = part_of.get(item.article_id)
+        if part is None:
+            raise ValueError(f"article {item.article_id} is in no part of {_split_file(cfg)}")
+        vec = np.array([lab in item.labels for lab in labels], dtype=np.float32)
+        parts[part].append(Example(item.text, vec, 1.0, item.source))
+    return parts
+
+
+def load_extra(paths: list[str], labels: list[str]) -> list[Example]:
+    out = []
+    for p in paths:
+        with open(p, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    d = json.loads(line)
+                    vec = np.array([lab in d["labels"] for lab in labels], dtype=np.float32)
+                    out.append(Example(d["text"], vec, 1.0, d.get("source", Path(p).name)))
+    return out
+
+
+def load_weak(path: str, labels: list[str], weight: float, limit: int, seed: int) -> list[Example]:
+    """Weak examples with soft targets from a `datasets` folder (columns: text, probs or labels)."""
+    from datasets import load_from_disk
+
+    ds = load_from_disk(path)
+    cols = ds.column_names
+    idx = list(range(len(ds)))
+    random.Random(seed).shuffle(idx)
+    out = []
+    for i in idx[:limit] if limit else idx:
+        row = ds[i]
+        if "probs" in cols:
+            probs = row["probs"]
+            vec = np.array([probs[lab] for lab in labels] if isinstance(probs, dict) else probs, dtype=np.float32)
+        else:
+            vec = np.array([lab in row["labels"] for lab in labels], dtype=np.float32)
+        out.append(Example(row["text"], vec, weight, "weak"))
+    return out
+
+
+def _batches(examples: list[Example], batch_size: int, rng: random.Random) -> list[list[Example]]:
+    """Shuffle, then length-sort within pools of 20 batches so padding stays small."""
+    items = examples[:]
+    rng.shuffle(items)
+    pool = batch_size * 20
+    batches = []
+    for s in range(0, len(items), pool):
+        chunk = sorted(items[s : s + pool], key=lambda e: len(e.text))
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def evaluate_probs(tagger: SentenceTagger, examples: list[Example], batch_size: int = 64) -> np.ndarray:
+    return tagger.predict_proba([e.text for e in examples], batch_size=batch_size)
+
+
+def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
+    """Train a tagger from `cfg`; returns the best-on-dev tagger (thresholds tuned) and a log dict."""
+    import torch
+
+    from dangtopic.training.metrics import multilabel_report, tune_thresholds
+
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = cfg.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    labels = list(cfg.model.labels)
+
+    parts = load_hand_splits(cfg.data, labels)
+    train_set = parts["train"] + load_extra(cfg.data.extra_labels, labels)
+    if cfg.data.weak_labels:
+        train_set += load_weak(cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed)
+    dev = parts["dev"]
+    logger.info("training sentences: %d (%s); dev sentences: %d", len(train_set),
+                ", ".join(f"{s}={sum(e.source == s for e in train_set)}" for s in sorted({e.source for e in train_set})),
+                len(dev))
+
+    tagger = SentenceTagger.create(config=cfg.model)
+    if cfg.model.lora.r == 0:
+        # Full fine-tuning still freezes the 250k-row word embeddings: they dominate memory and overfit.
+        for name, p in tagger.encoder.named_parameters():
+            if "word_embeddings" in name:
+                p.requires_grad_(False)
+    tagger.to(device).train()
+
+    targets = np.stack([e.target for e in train_set])
+    pos = targets.sum(0)
+    neg = len(train_set) - pos
+    pos_weight = np.minimum(cfg.optim.pos_weight_cap, np.sqrt(np.maximum(neg, 1) / np.maximum(pos, 1)))
+    logger.info("positives per label: %s; pos_weight: %s", dict(zip(labels, pos.round(1), strict=True)),
+                dict(zip(labels, pos_weight.round(2), strict=True)))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device), reduction="none")
+
+    enc_params = [p for p in tagger.encoder.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(
+        [
+            {"params": enc_params, "lr": cfg.optim.encoder_lr},
+            {"params": list(tagger.head.parameters()), "lr": cfg.optim.head_lr},
+        ],
+        weight_decay=cfg.optim.weight_decay,
+    )
+    rng = random.Random(cfg.seed)
+    steps_per_epoch = math.ceil(len(train_set) / cfg.optim.batch_size)
+    total = steps_per_epoch * cfg.optim.epochs
+    if cfg.optim.max_steps:
+        total = min(total, cfg.optim.max_steps)
+    warmup = max(1, int(total * cfg.optim.warmup_ratio))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+    )
+    logger.info("device=%s steps=%d (%d/epoch) trainable encoder params=%d", device, total, steps_per_epoch,
+                sum(p.numel() for p in enc_params))
+
+    dev_true = np.stack([e.target for e in dev]) if dev else np.zeros((0, len(labels)))
+    best = {"micro_f1": -1.0}
+    best_state = None
+    history = []
+    step = 0
+    t0 = time.time()
+    for epoch in range(cfg.optim.epochs):
+        tagger.train()
+        for batch in _batches(train_set, cfg.optim.batch_size, rng):
+            if step >= total:
+                break
+            enc = tagger.tokenize([e.text for e in batch]).to(device)
+            y = torch.tensor(np.stack([e.target for e in batch]), device=device)
+            w = torch.tensor([e.weight for e in batch], device=device).unsqueeze(1)
+            loss = (loss_fn(tagger.forward(enc), y) * w).sum() / w.sum() / len(labels)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g["params"]], cfg.optim.grad_clip)
+            optim.step()
+            sched.step()
+            step += 1
+            if step % cfg.log_every == 0 or step == 1:
+                el = time.time() - t0
+                logger.info("epoch %d step %d/%d loss %.4f  %.2fs/step  eta %.1f min", epoch + 1, step, total,
+                            loss.item(), el / step, el / step * (total - step) / 60)
+        if not dev:
+            continue
+        probs = evaluate_probs(tagger, dev)
+        thr = tune_thresholds(dev_true, probs)
+        rep = multilabel_report(dev_true, probs >= thr, labels)
+        history.append({"epoch": epoch + 1, "step": step, "dev_micro_f1": rep["micro_f1"],
+                        "dev_macro_f1": rep["macro_f1"]})
+        logger.info("epoch %d dev micro-F1 %.3f macro-F1 %.3f thresholds %s", epoch + 1, rep["micro_f1"],
+                    rep["macro_f1"], dict(zip(labels, thr.round(3), strict=True)))
+        if rep["micro_f1"] > best["micro_f1"]:
+            best = {"micro_f1": rep["micro_f1"], "macro_f1": rep["macro_f1"], "epoch": epoch + 1,
+                    "thresholds": thr.tolist(), "report": rep}
+            best_state = {k: v.detach().clone() for k, v in _trainable_state(tagger).items()}
+        if step >= total:
+            break
+    if best_state is not None:
+        _load_trainable_state(tagger, best_state)
+        tagger.config.thresholds = {lab: float(t) for lab, t in zip(labels, best["thresholds"], strict=True)}
+    tagger.eval()
+    train_minutes = (time.time() - t0) / 60
+    log = {
+        "train_minutes": round(train_minutes, 2),
+        "steps": step,
+        "device": device,
+        "train_sentences": len(train_set),
+        "dev_sentences": len(dev),
+        "best_epoch": best.get("epoch"),
+        "dev": best.get("report"),
+        "history": history,
+    }
+    tagger.metrics = {"training": {k: v for k, v in log.items() if k != "dev"}, "dev": best.get("report")}
+    return tagger, log
+
+
+def _trainable_state(tagger: SentenceTagger) -> dict:
+    state = {f"encoder.{n}": p for n, p in tagger.encoder.named_parameters() if p.requires_grad}
+    state.update({f"head.{n}": p for n, p in tagger.head.named_parameters()})
+    return state
+
+
+def _load_trainable_state(tagger: SentenceTagger, state: dict) -> None:
+    import torch
+
+    current = _trainable_state(tagger)
+    with torch.no_grad():
+        for k, v in state.items():
+            current[k].copy_(v)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--config", required=True, help="YAML training config (e.g. configs/tagger.yaml)")
+    parser.add_argument("--output-dir", help="where to save the trained tagger (overrides the config)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set optim.epochs=2 (repeatable)")
+
+
+def run(args) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    overrides = dict(parse_override(s) for s in args.set)
+    if args.output_dir:
+        overrides["output_dir"] = args.output_dir
+    cfg = load_config(TrainTaggerConfig, args.config, overrides)
+    tagger, log = train(cfg)
+    out = tagger.save_pretrained(cfg.output_dir)
+    from dangtopic.models.config import to_dict
+
+    (out / "training_config.json").write_text(json.dumps(to_dict(cfg), indent=2), encoding="utf-8")
+    (out / "training_log.json").write_text(json.dumps(log, indent=2), encoding="utf-8")
+    print(f"saved tagger to {out} (best dev micro-F1 {log['dev']['micro_f1'] if log['dev'] else float('nan'):.3f}, "
+          f"{log['train_minutes']:.1f} min); evaluate with: dangtopic evaluate-tagger --model {out}")
+    return 0
