@@ -99,4 +99,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override must look like key=value, got {text!r}")
     key, raw = text.split("=", 1)
-    return key.strip(), yaml.safe_load(raw)
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):
+        # YAML 1.1 reads `1e-3` (no dot) as a string; on the command line it is always meant as a number.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    return key.strip(), value

@@ -39,10 +39,14 @@ class LoraSpec:
     target_modules: list[str] = field(
         default_factory=lambda: ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
     )
+    # Adapt only layers >= this index; the frozen layers below can then be cached during training.
+    layers_from: int = 0
 
     def __post_init__(self) -> None:
         if self.r < 0 or self.alpha <= 0 or not 0 <= self.dropout < 1:
             raise ValueError(f"invalid LoRA settings r={self.r} alpha={self.alpha} dropout={self.dropout}")
+        if self.layers_from < 0:
+            raise ValueError(f"layers_from must be >= 0, got {self.layers_from}")
 
 
 @dataclass
@@ -251,6 +255,24 @@ class SentenceTagger:
         pooled = mean_pool(out.last_hidden_state, batch["attention_mask"])
         return self.head(pooled)
 
+    def hidden_below(self, batch, layer: int):
+        """Hidden states entering encoder layer `layer` (frozen part), for caching during training."""
+        out = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           output_hidden_states=True)
+        return out.hidden_states[layer]
+
+    def forward_from(self, hidden, attention_mask, layer: int):
+        """Logits from hidden states entering layer `layer` (the cached-training path)."""
+        bert = self.encoder.get_base_model() if hasattr(self.encoder, "get_base_model") else self.encoder
+        mask, _ = bert._create_attention_masks(
+            attention_mask=attention_mask, encoder_attention_mask=None, embedding_output=hidden,
+            encoder_hidden_states=None, past_key_values=None,
+        )
+        for block in bert.encoder.layer[layer:]:
+            hidden = block(hidden, mask)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        return self.head(mean_pool(hidden, attention_mask))
+
     def parameters(self):
         yield from self.encoder.parameters()
         yield from self.head.parameters()
@@ -312,5 +334,10 @@ def _add_lora(base, spec: LoraSpec):
     targets = [t for t in spec.target_modules if any(n.endswith(t) for n in present)]
     if not targets:
         raise ValueError(f"none of the LoRA target modules {spec.target_modules} exist in the encoder")
-    cfg = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout, target_modules=targets, bias="none")
+    n_layers = base.config.num_hidden_layers
+    if spec.layers_from >= n_layers:
+        raise ValueError(f"lora.layers_from={spec.layers_from} but the encoder has {n_layers} layers")
+    layers = list(range(spec.layers_from, n_layers)) if spec.layers_from else None
+    cfg = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout, target_modules=targets,
+                     bias="none", layers_to_transform=layers, layers_pattern="layer" if layers else None)
     return get_peft_model(base, cfg)

@@ -44,6 +44,9 @@ class OptimConfig:
     pos_weight_cap: float = 8.0  # BCE positive weight = min(cap, sqrt(neg/pos)) per label
     max_steps: int = 0  # >0 stops early (smoke runs)
     grad_clip: float = 1.0
+    # With LoRA only on layers >= model.lora.layers_from, run the frozen layers once and cache their output:
+    # each step then costs only the adapted layers (about 3x faster with 8 of 12 layers frozen).
+    cache_frozen: bool = True
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Example:
     target: np.ndarray  # float targets in label order (soft for weak labels)
     weight: float
     source: str
+    cached: object = None  # frozen-layer hidden states, filled when training caches them
 
 
 def _split_file(cfg: TaggerDataConfig) -> Path:
@@ -88,9 +92,18 @@ def load_hand_splits(cfg: TaggerDataConfig, labels: list[str]) -> dict[str, list
     return parts
 
 
+def _resolve(path: str) -> Path:
+    """Relative config paths are tried against the working directory, then the package root."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    packaged = Path(__file__).resolve().parents[1] / p
+    return packaged if packaged.exists() else p
+
+
 def load_extra(paths: list[str], labels: list[str]) -> list[Example]:
     out = []
-    for p in paths:
+    for p in map(_resolve, paths):
         with open(p, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
@@ -131,6 +144,36 @@ def _batches(examples: list[Example], batch_size: int, rng: random.Random) -> li
         batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+def cache_frozen_states(tagger: SentenceTagger, examples: list[Example], layer: int, batch_size: int = 64) -> list:
+    """Hidden states entering `layer` for every example (unpadded, fp16 to halve memory)."""
+    import torch
+
+    cache: list = [None] * len(examples)
+    order = np.argsort([len(e.text) for e in examples], kind="stable")
+    tagger.eval()
+    with torch.inference_mode():
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            batch = tagger.tokenize([examples[i].text for i in idx]).to(tagger.device)
+            hidden = tagger.hidden_below(batch, layer)
+            lengths = batch["attention_mask"].sum(1).tolist()
+            for j, i in enumerate(idx):
+                cache[i] = hidden[j, : lengths[j]].to(torch.float16).cpu()
+    return cache
+
+
+def _stack_cached(states: list, device: str):
+    import torch
+
+    longest = max(h.shape[0] for h in states)
+    hidden = torch.zeros(len(states), longest, states[0].shape[1], dtype=torch.float32)
+    mask = torch.zeros(len(states), longest, dtype=torch.long)
+    for i, h in enumerate(states):
+        hidden[i, : h.shape[0]] = h.float()
+        mask[i, : h.shape[0]] = 1
+    return hidden.to(device), mask.to(device)
 
 
 def evaluate_probs(tagger: SentenceTagger, examples: list[Example], batch_size: int = 64) -> np.ndarray:
@@ -198,6 +241,15 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     logger.info("device=%s steps=%d (%d/epoch) trainable encoder params=%d", device, total, steps_per_epoch,
                 sum(p.numel() for p in enc_params))
 
+    layer = cfg.model.lora.layers_from
+    use_cache = cfg.optim.cache_frozen and cfg.model.lora.r > 0 and layer > 0
+    if use_cache:
+        t_cache = time.time()
+        cached = cache_frozen_states(tagger, train_set, layer)
+        for e, h in zip(train_set, cached, strict=True):
+            e.cached = h
+        logger.info("cached layer-%d states of %d sentences in %.1f s", layer, len(train_set), time.time() - t_cache)
+
     dev_true = np.stack([e.target for e in dev]) if dev else np.zeros((0, len(labels)))
     best = {"micro_f1": -1.0}
     best_state = None
@@ -209,10 +261,14 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
         for batch in _batches(train_set, cfg.optim.batch_size, rng):
             if step >= total:
                 break
-            enc = tagger.tokenize([e.text for e in batch]).to(device)
             y = torch.tensor(np.stack([e.target for e in batch]), device=device)
             w = torch.tensor([e.weight for e in batch], device=device).unsqueeze(1)
-            loss = (loss_fn(tagger.forward(enc), y) * w).sum() / w.sum() / len(labels)
+            if use_cache:
+                hidden, mask = _stack_cached([e.cached for e in batch], device)
+                logits = tagger.forward_from(hidden, mask, layer)
+            else:
+                logits = tagger.forward(tagger.tokenize([e.text for e in batch]).to(device))
+            loss = (loss_fn(logits, y) * w).sum() / w.sum() / len(labels)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g["params"]], cfg.optim.grad_clip)

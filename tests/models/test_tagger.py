@@ -89,3 +89,12 @@ def test_config_validation():
         from_dict(TaggerConfig, {"lora": {"r": "eight"}})
     cfg = from_dict(TaggerConfig, {"encoder": {"name": "x", "max_length": 64}, "lora": {"r": 4}})
     assert cfg.encoder.max_length == 64 and cfg.lora.r == 4
+
+
+def test_override_parsing_reads_numbers():
+    from dangtopic.models.config import parse_override
+
+    assert parse_override("optim.encoder_lr=1e-3") == ("optim.encoder_lr", 1e-3)
+    assert parse_override("optim.epochs=3") == ("optim.epochs", 3)
+    assert parse_override("data.extra_labels=[]") == ("data.extra_labels", [])
+    assert parse_override("model.encoder.name=vinai/phobert-base") == ("model.encoder.name", "vinai/phobert-base")

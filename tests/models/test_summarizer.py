@@ -1,0 +1,214 @@
+"""Extractive summariser: selection rules, contract of summarize/predict, save/load with the tiny encoder."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import numpy as np
+import pytest
+from dangtopic.data.article import Article
+from dangtopic.models.config import ConfigError
+from dangtopic.models.summarizer import (
+    ExtractiveSummarizer,
+    Summary,
+    select_sentences,
+    textrank_scores,
+)
+
+SENTS = [
+    "Toàn tỉnh đã kết nạp mới 3.787 đảng viên, nâng tổng số lên 28.087 đảng viên.",
+    "Cấp ủy, ủy ban kiểm tra các cấp kiểm tra chấp hành 1.263 tổ chức đảng, 4.797 đảng viên.",
+    "Kết quả giảm được 138 đầu mối cấp phòng và 1.845 biên chế, giảm 210 lãnh đạo.",
+    "Đã triệu tập 590 đồng chí đi học bồi dưỡng nghiệp vụ công tác xây dựng Đảng.",
+    "Việc quán triệt, học tập các nghị quyết của Đảng được chú trọng đổi mới.",
+    "Chỉ số năng lực cạnh tranh cấp tỉnh (PCI) năm 2022 xếp thứ 43/63.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_summ(tiny_encoder_path):
+    import torch
+
+    torch.manual_seed(0)
+    return ExtractiveSummarizer.create(str(tiny_encoder_path), hidden_size=16, context_heads=2)
+
+
+# ------------------------------------------------------------------ selection rules (no model)
+
+
+def test_selection_respects_sentence_budget_and_article_order():
+    scores = [0.1, 0.9, 0.2, 0.8, 0.7, 0.05]
+    idx, warns = select_sentences(
+        scores, SENTS, list(range(6)), max_sentences=2, max_words=None, redundancy="none"
+    )
+    assert idx == [1, 3] and warns == []
+    idx, _ = select_sentences(
+        scores, SENTS, list(range(6)), max_sentences=3, max_words=None, redundancy="none"
+    )
+    assert idx == [1, 3, 4]
+
+
+def test_word_budget_skips_long_sentences_and_warns_when_nothing_fits():
+    words = [len(s.split()) for s in SENTS]
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    budget = words[0] + words[2]
+    idx, warns = select_sentences(
+        scores, SENTS, list(range(6)), max_sentences=3, max_words=budget, redundancy="none"
+    )
+    assert sum(words[i] for i in idx) <= budget and 0 in idx and warns == []
+    idx, warns = select_sentences(
+        scores, SENTS, list(range(6)), max_sentences=3, max_words=5, redundancy="none"
+    )
+    assert idx == [0] and "exceeds max_words=5" in warns[0]
+
+
+def test_trigram_blocking_drops_near_repeats():
+    sents = [
+        "Tỉnh ủy kết nạp 300 đảng viên mới trong năm.",
+        "Trong năm, tỉnh ủy kết nạp 300 đảng viên mới.",
+        "Ủy ban kiểm tra xử lý 12 tổ chức đảng.",
+    ]
+    scores = [0.9, 0.85, 0.3]
+    assert select_sentences(scores, sents, [0, 1, 2], 2, None, redundancy="none")[0] == [0, 1]
+    assert select_sentences(scores, sents, [0, 1, 2], 2, None, redundancy="trigram")[0] == [0, 2]
+
+
+def test_mmr_prefers_diverse_sentences():
+    emb = np.array([[1.0, 0.0, 0.0], [0.99, 0.05, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    scores = [0.9, 0.88, 0.6, 0.1]
+    sents = SENTS[:4]
+    assert select_sentences(scores, sents, [0, 1, 2, 3], 2, None, redundancy="none")[0] == [0, 1]
+    assert select_sentences(
+        scores, sents, [0, 1, 2, 3], 2, None, redundancy="mmr", mmr_lambda=0.5, embeddings=emb
+    )[0] == [0, 2]
+    with pytest.raises(ValueError):
+        select_sentences(scores, sents, [0], 2, None, redundancy="mmr")
+
+
+def test_selection_only_from_allowed():
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    idx, _ = select_sentences(scores, SENTS, [5, 2], max_sentences=3, max_words=None, redundancy="none")
+    assert idx == [2, 5]
+    assert select_sentences(scores, SENTS, [], 3, None)[0] == []
+
+
+def test_textrank_ranks_the_central_sentence_first():
+    emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.6, 0.8], [0.0, 1.0]])
+    r = textrank_scores(emb)
+    assert r.sum() == pytest.approx(1.0)
+    assert set(np.argsort(-r)[:2]) == {1, 2}
+    assert textrank_scores(np.zeros((0, 2))).shape == (0,)
+
+
+def test_summary_round_trip():
+    s = Summary("a b", [0, 2], ["w"])
+    assert Summary.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+
+
+# ------------------------------------------------------------------ the model contract (tiny encoder)
+
+
+def test_empty_article(tiny_summ):
+    assert tiny_summ.summarize([]) == Summary("", [], ["empty article"])
+    assert tiny_summ.summarize(["", "   "], title="x") == Summary("", [], ["empty article"])
+    assert tiny_summ.predict(Article("a", "t", [])) == Summary("", [], ["empty article"])
+
+
+def test_summarize_budget_order_and_text(tiny_summ):
+    out = tiny_summ.summarize(SENTS, title="Kết quả công tác xây dựng Đảng", max_sentences=2)
+    assert 1 <= len(out.sentence_indices) <= 2
+    assert out.sentence_indices == sorted(out.sentence_indices)
+    assert out.text == " ".join(SENTS[i] for i in out.sentence_indices)
+    assert len(out.text.split()) <= tiny_summ.config.max_words
+    one = tiny_summ.summarize(SENTS, max_sentences=1, max_words=20)
+    assert len(one.sentence_indices) == 1 and len(one.text.split()) <= 20
+    with pytest.raises(ValueError):
+        tiny_summ.summarize(SENTS, max_sentences=0)
+
+
+def test_candidates_restrict_selection(tiny_summ):
+    for cands in ([4], [1, 5], [0, 2, 3]):
+        out = tiny_summ.summarize(SENTS, candidates=cands, max_sentences=3)
+        assert out.sentence_indices and set(out.sentence_indices) <= set(cands)
+    out = tiny_summ.summarize(SENTS, candidates=[])
+    assert out.text == "" and out.sentence_indices == [] and out.warnings == ["no candidate sentences"]
+    out = tiny_summ.summarize(SENTS, candidates=[2, 99])
+    assert out.sentence_indices == [2] and "99" in out.warnings[0]
+
+
+def test_nfd_and_nfc_input_give_identical_summaries(tiny_summ):
+    nfd = [unicodedata.normalize("NFD", s).replace(" ", "  ") for s in SENTS]
+    title = "Công tác xây dựng Đảng"
+    a = tiny_summ.summarize(SENTS, title=title)
+    b = tiny_summ.summarize(nfd, title=unicodedata.normalize("NFD", title))
+    assert a == b
+    assert unicodedata.is_normalized("NFC", b.text)
+
+
+def test_predict_batches_match_single_calls_and_report_bad_records(tiny_summ):
+    arts = [Article("a", "Kết nạp đảng viên", SENTS), Article("b", "", SENTS[2:5]), Article("c", "x", [])]
+    batch = tiny_summ.predict(arts + [42])
+    assert batch[:3] == [tiny_summ.summarize(a.sentences, a.title) for a in arts]
+    assert batch[3].text == "" and batch[3].warnings[0].startswith("error: TypeError")
+    assert isinstance(tiny_summ.predict(arts[0]), Summary)
+
+
+def test_save_load_round_trip(tiny_summ, tmp_path):
+    folder = tiny_summ.save_pretrained(tmp_path / "summ")
+    meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert meta["kind"] == "extractive-summarizer" and meta["base_fingerprint"] == tiny_summ.fingerprint
+    assert meta["config"]["encoder"]["name"] == tiny_summ.config.encoder.name
+    assert (folder / "head.safetensors").stat().st_size < 10_000_000
+    assert not list(folder.glob("model.safetensors")), "the base encoder must not be copied"
+    loaded = ExtractiveSummarizer.from_pretrained(folder)
+    assert loaded.config == tiny_summ.config
+    for k in (1, 2, 3):
+        assert loaded.summarize(SENTS, "t", max_sentences=k) == tiny_summ.summarize(
+            SENTS, "t", max_sentences=k
+        )
+    with pytest.raises(FileNotFoundError):
+        ExtractiveSummarizer.from_pretrained(tmp_path / "nowhere")
+
+
+def test_config_is_validated(tiny_encoder_path):
+    with pytest.raises(ConfigError, match="redundancy"):
+        ExtractiveSummarizer.create(str(tiny_encoder_path), redundancy="bogus")
+    with pytest.raises(ConfigError, match="unknown"):
+        ExtractiveSummarizer.create(str(tiny_encoder_path), max_sentence=2)
+
+
+def test_mmr_model_runs(tiny_encoder_path):
+    summ = ExtractiveSummarizer.create(
+        str(tiny_encoder_path),
+        hidden_size=16,
+        context_heads=2,
+        redundancy="mmr",
+        context_layers=0,
+        use_features=False,
+    )
+    out = summ.summarize(SENTS, max_sentences=2)
+    assert len(out.sentence_indices) == 2
+
+
+@pytest.mark.slow
+def test_shipped_default_summarises_a_vnds_article():
+    from dangtopic.models.summarizer import default_model_exists
+
+    if not default_model_exists():
+        pytest.skip("no shipped default summarizer")
+    summ = ExtractiveSummarizer.from_pretrained()
+    out = summ.summarize(SENTS, title="Kết quả công tác xây dựng Đảng năm 2022")
+    assert out.sentence_indices and len(out.text.split()) <= summ.config.max_words
+
+
+def test_headings_are_not_selected_unless_nothing_else(tiny_summ):
+    from dangtopic.models.summarizer import is_heading
+
+    assert is_heading("Kiện toàn tổ chức, nâng cao năng lực lãnh đạo")
+    assert not is_heading(SENTS[0]) and not is_heading("Ông cho biết: “Sẽ làm ngay”")
+    sents = ["Kiện toàn tổ chức bộ máy", *SENTS[:3]]
+    for _ in range(3):
+        out = tiny_summ.summarize(sents, max_sentences=3, max_words=200)
+        assert 0 not in out.sentence_indices
+    assert tiny_summ.summarize(sents, candidates=[0]).sentence_indices == [0]

@@ -1,0 +1,119 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dangtopic.models.config import ConfigError, load_config
+from dangtopic.models.tagger import SentenceTagger
+from dangtopic.training import evaluate_tagger
+from dangtopic.training.metrics import multilabel_report, tune_thresholds
+from dangtopic.training.train_tagger import TrainTaggerConfig, train
+
+REPO = Path(__file__).resolve().parents[2]
+
+SENTS = [
+    ("Toàn tỉnh đã kết nạp mới 3.787 đảng viên.", ["membership"]),
+    ("Ủy ban kiểm tra thi hành kỷ luật cảnh cáo 5 đảng viên.", ["inspection"]),
+    ("Giảm 138 đầu mối cấp phòng và 1.845 biên chế.", ["restructuring"]),
+    ("Mở lớp bồi dưỡng nghiệp vụ công tác Đảng cho 590 cán bộ.", ["training"]),
+    ("Chỉ số PCI năm 2022 xếp thứ 43/63.", []),
+    ("Việc quán triệt nghị quyết được chú trọng.", []),
+]
+
+
+@pytest.fixture()
+def tiny_data(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    split = {"train": [], "dev": [], "test": []}
+    with labels.open("w", encoding="utf-8") as f:
+        for a, part in enumerate(["train", "train", "dev", "test"]):
+            aid = f"train/{a:06d}"
+            split[part].append(aid)
+            for k, (text, labs) in enumerate(SENTS):
+                f.write(json.dumps({"id": f"{aid}#{k}", "text": text, "labels": labs}, ensure_ascii=False) + "\n")
+    split_file = tmp_path / "split.json"
+    split_file.write_text(json.dumps(split))
+    return labels, split_file
+
+
+def test_shipped_config_loads_and_validates():
+    cfg = load_config(TrainTaggerConfig, REPO / "configs" / "tagger.yaml")
+    assert cfg.model.labels == ["membership", "inspection", "restructuring", "training"]
+    assert cfg.optim.head_lr > cfg.optim.encoder_lr
+    with pytest.raises(ConfigError, match="unknown"):
+        load_config(TrainTaggerConfig, REPO / "configs" / "tagger.yaml", {"optim.lr": 1})
+    with pytest.raises(ConfigError):
+        load_config(TrainTaggerConfig, REPO / "configs" / "tagger.yaml", {"optim.epochs": "many"})
+
+
+def test_train_save_load_evaluate(tiny_data, tiny_encoder_path, tmp_path, capsys):
+    labels, split_file = tiny_data
+    cfg = load_config(
+        TrainTaggerConfig,
+        REPO / "configs" / "tagger.yaml",
+        {
+            "model.encoder.name": str(tiny_encoder_path),
+            "data.hand_labels": str(labels),
+            "data.split_file": str(split_file),
+            "data.extra_labels": [],
+            "optim.epochs": 2,
+            "optim.batch_size": 4,
+            "log_every": 1,
+        },
+    )
+    tagger, log = train(cfg)
+    assert log["steps"] == 6 and log["best_epoch"] in (1, 2)
+    assert set(tagger.config.thresholds) == set(cfg.model.labels)
+    out = tagger.save_pretrained(tmp_path / "model")
+    loaded = SentenceTagger.from_pretrained(out)
+    texts = [s for s, _ in SENTS]
+    np.testing.assert_allclose(loaded.predict_proba(texts), tagger.predict_proba(texts), atol=1e-5)
+    assert json.loads((out / "config.json").read_text())["metrics"]["training"]["steps"] == 6
+
+    res = evaluate_tagger.evaluate(str(out), str(labels), str(split_file), [], str(tmp_path / "none.jsonl"))
+    systems = res["results"]["vnds-test"]
+    assert {"fine-tuned tagger", "keyword rules", "TF-IDF + LR", "frozen e5 + LR"} <= set(systems)
+    text = evaluate_tagger.render(res)
+    assert "micro-F1" in text and "gain over keyword rules" in text
+    card = evaluate_tagger.render_card(res, "dangtopic evaluate-tagger")
+    assert "## Evaluation" in card and tagger.fingerprint in card
+
+
+def test_threshold_tuning_and_report():
+    y = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
+    p = np.array([[0.9, 0.1], [0.35, 0.2], [0.2, 0.7], [0.3, 0.6]])
+    thr = tune_thresholds(y, p)
+    assert 0.3 < thr[0] <= 0.35  # catches the 0.35 positive, rejects the 0.3 negative
+    assert 0.6 < thr[1] <= 0.7
+    rep = multilabel_report(y, p >= thr, ["a", "b"])
+    assert rep["a"]["f1"] == 1.0 and rep["micro_f1"] == 1.0
+
+
+def test_cached_frozen_layers_training(tiny_data, tiny_encoder_path):
+    """LoRA on the top layer only: training runs from cached lower-layer states and still learns."""
+    labels, split_file = tiny_data
+    cfg = load_config(
+        TrainTaggerConfig,
+        REPO / "configs" / "tagger.yaml",
+        {
+            "model.encoder.name": str(tiny_encoder_path),
+            "model.lora.layers_from": 1,
+            "data.hand_labels": str(labels),
+            "data.split_file": str(split_file),
+            "data.extra_labels": [],
+            "optim.epochs": 3,
+            "optim.batch_size": 6,
+            "optim.encoder_lr": 1e-2,
+            "optim.head_lr": 5e-2,
+        },
+    )
+    tagger, log = train(cfg)
+    trainable = [n for n, p in tagger.encoder.named_parameters() if "lora_" in n]
+    assert trainable and all(".layer.1." in n for n in trainable)
+    assert log["steps"] == 6
+    texts = [s for s, _ in SENTS]
+    y = np.array([[lab in labs for lab in cfg.model.labels] for _, labs in SENTS])
+    probs = tagger.predict_proba(texts)
+    # After a few steps at a high LR the positives must outscore the negatives on the training sentences.
+    assert probs[y == 1].mean() > probs[y == 0].mean()
