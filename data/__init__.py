@@ -1,6 +1,35 @@
 """Article ingestion: readers, cleaning, sentence splitting, the VNDS corpus and label sets."""
 
-from dangtopic.data.article import Article
-from dangtopic.data.text import detokenize_vnds, normalize_text
+from __future__ import annotations
 
-__all__ = ["Article", "detokenize_vnds", "normalize_text"]
+import importlib
+from typing import Any
+
+from dangtopic.data.article import Article
+from dangtopic.data.text import detokenize_vnds, is_vietnamese, normalize_text
+
+# Imported on first use, so `python -m dangtopic.data.clean` / `.ingest` run cleanly and importing the
+# package stays cheap.
+_LAZY = {
+    "CleanResult": "dangtopic.data.clean",
+    "clean_page": "dangtopic.data.clean",
+    "article_from_record": "dangtopic.data.ingest",
+    "article_from_text": "dangtopic.data.ingest",
+    "example_paths": "dangtopic.data.ingest",
+    "InputRecord": "dangtopic.data.readers",
+    "iter_records": "dangtopic.data.readers",
+    "split_paragraphs": "dangtopic.data.sentences",
+    "split_sentences": "dangtopic.data.sentences",
+}
+
+__all__ = ["Article", "detokenize_vnds", "is_vietnamese", "normalize_text", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dangtopic.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,154 @@
+"""From raw page text (or a reader record) to a cleaned, sentence-split `Article`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dangtopic.data.article import Article
+from dangtopic.data.clean import clean_page
+from dangtopic.data.readers import InputRecord
+from dangtopic.data.sentences import split_paragraphs
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+def example_paths() -> list[Path]:
+    """The bundled demo articles (two scraped provincial news pages, raw page text)."""
+    return sorted(EXAMPLES_DIR.glob("*.txt"))
+
+
+def article_from_text(
+    text: str, id: str = "", source: str | None = None, title: str | None = None
+) -> Article:
+    """Normalise, strip page furniture, split the body into sentences.
+
+    With `title` given (e.g. a JSONL field) it is used as is and no line of `text` is taken as the title.
+    `meta["removed_reasons"]` says why each line in `removed` was dropped.
+    """
+    page = clean_page(text, title=title)  # normalises first
+    return Article(
+        id=id,
+        title=page.title,
+        sentences=split_paragraphs(page.body_lines),
+        removed=page.removed,
+        source=source,
+        meta={"removed_reasons": page.reasons},
+    )
+
+
+def article_from_record(rec: InputRecord) -> Article:
+    """Build the `Article` of a reader record; raises `ValueError` for a record that carries an error."""
+    if rec.error is not None or rec.text is None:
+        raise ValueError(f"{rec.id}: {rec.error or 'no text'}")
+    art = article_from_text(rec.text, id=rec.id, source=rec.source, title=rec.title)
+    art.meta = {**rec.meta, **art.meta}
+    return art
+
+
+def _vnds_pages(n: int, split: str):
+    """(page text, title, paragraphs as lists of sentences) for the first `n` VNDS articles."""
+    import gzip
+    import json
+
+    from dangtopic.data.text import detokenize_vnds
+    from dangtopic.data.vnds import default_vnds_dir
+
+    path = default_vnds_dir() / f"vnds_{split}.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= n:
+                break
+            d = json.loads(line)
+            title = detokenize_vnds(d.get("title", ""))
+            paras = [[detokenize_vnds(s) for s in p if s.strip()] for p in d.get("paragraphs", [])]
+            paras = [p for p in paras if p]
+            lines = [title, detokenize_vnds(d.get("abstract", ""))] + [" ".join(p) for p in paras]
+            yield "\n\n".join(lines), title, paras
+
+
+def _boundaries(sents: list[str]) -> set[int]:
+    out, pos = set(), 0
+    for s in sents[:-1]:
+        pos += len(s.replace(" ", ""))
+        out.add(pos)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dangtopic.data.ingest`: speed of cleaning + splitting, and checks against VNDS."""
+    import argparse
+    import time
+    from collections import Counter
+
+    from dangtopic.data.clean import clean_page
+    from dangtopic.data.readers import iter_records
+    from dangtopic.data.sentences import _base_tokenizer, split_sentences
+
+    ap = argparse.ArgumentParser(prog="python -m dangtopic.data.ingest", description=main.__doc__)
+    ap.add_argument(
+        "inputs", nargs="*", help="pages to time (default: ../shared/seeds, else the bundled examples)"
+    )
+    ap.add_argument("--vnds", type=int, default=1000, help="VNDS articles to rebuild as pages (0 = skip)")
+    ap.add_argument("--split", default="val", help="VNDS split")
+    ap.add_argument("--repeat", type=int, default=5, help="timing repeats over the pages")
+    args = ap.parse_args(argv)
+
+    inputs = args.inputs
+    if not inputs:
+        seeds = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+        inputs = [str(seeds)] if seeds.is_dir() else [str(p) for p in example_paths()]
+    recs = [r for r in iter_records(inputs) if r.ok]
+    article_from_text(recs[0].text or "")  # warm-up (loads the base sentence tokenizer)
+    t0 = time.perf_counter()
+    for _ in range(args.repeat):
+        arts = [article_from_text(r.text or "", id=r.id) for r in recs]
+    ms = (time.perf_counter() - t0) * 1000 / (args.repeat * len(recs))
+    n_sent = sum(len(a.sentences) for a in arts)
+    n_rem = sum(len(a.removed) for a in arts)
+    print(
+        f"pages: {len(recs)} from {inputs}: {ms:.2f} ms/article (clean + split, mean of {args.repeat} runs)"
+    )
+    print(f"       {n_sent} sentences kept, {n_rem} lines removed")
+    if args.vnds <= 0:
+        return 0
+
+    pages = list(_vnds_pages(args.vnds, args.split))
+    t0 = time.perf_counter()
+    results = [clean_page(text) for text, _, _ in pages]
+    t_clean = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for r in results:
+        split_paragraphs(r.body_lines)
+    t_split = time.perf_counter() - t0
+    n = len(pages)
+    print(
+        f"VNDS {args.split}: {n} articles rebuilt as page text (title, abstract, one line per paragraph): "
+        f"{(t_clean + t_split) * 1000 / n:.2f} ms/article ({t_clean * 1000 / n:.2f} clean + {t_split * 1000 / n:.2f} split)"
+    )
+    n_lines = sum(2 + len(p) for _, _, p in pages)
+    reasons = Counter(why for r in results for why in r.reasons)
+    title_ok = sum(r.title == title for r, (_, title, _) in zip(results, pages, strict=True))
+    print(
+        f"  title recovered: {title_ok}/{n}; lines removed: {sum(reasons.values())}/{n_lines}: {dict(reasons)}"
+    )
+    base = _base_tokenizer()
+    stats = {"underthesea": [0, 0, 0], "dangtopic": [0, 0, 0]}
+    for _, _, paras in pages:
+        for gold in paras:
+            g = _boundaries(gold)
+            text = " ".join(gold)
+            for name, fn in (("underthesea", base), ("dangtopic", split_sentences)):
+                b = _boundaries(fn(text))
+                stats[name][0] += len(g & b)
+                stats[name][1] += len(b)
+                stats[name][2] += len(g)
+    for name, (tp, npred, ngold) in stats.items():
+        print(
+            f"  sentence boundaries vs VNDS's own segmentation, {name}: precision {tp / npred:.4f}, "
+            f"recall {tp / ngold:.4f} ({npred} predicted, {ngold} in VNDS)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

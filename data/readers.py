@@ -1,0 +1,560 @@
+"""Streaming reader for batch input: .txt files, folders, globs, JSONL(.gz), CSV/TSV(.gz), JSON.
+
+Every input record yields exactly one `InputRecord`: either its text or an `error` saying why it
+could not be read (empty, binary, undecodable, malformed JSON line, missing field, not Vietnamese).
+A bad record never stops the stream, and large JSONL/CSV files are read one line at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import json
+import os
+import re
+import sys
+import unicodedata
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dangtopic.data.text import is_vietnamese, vietnamese_stats
+
+TEXT_SUFFIXES = (".txt", ".txt.gz")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
+JSON_SUFFIXES = (".json", ".json.gz")
+FOLDER_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + JSON_SUFFIXES
+DEFAULT_MAX_BYTES = 20_000_000  # one article per .txt/.json file; larger is almost surely not an article
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_SURROGATE = re.compile(r"[\udc80-\udcff]")
+
+
+@dataclass
+class InputRecord:
+    """One input article, or the reason it could not be read (`error`); `text` is None on error."""
+
+    id: str
+    source: str
+    text: str | None = None
+    title: str | None = None
+    error: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class DecodeError(ValueError):
+    """Bytes that are not readable text (binary, empty, or no encoding gives Vietnamese)."""
+
+
+# --------------------------------------------------------------------------- legacy Vietnamese encodings
+
+# TCVN3 (ABC, TCVN 5712:1993 VN3) bytes 0xA0-0xFF, as glibc's TCVN5712-1 table decodes them. VN3 fonts
+# keep upper-case toned letters in separate ".VnTimeH" fonts, so those letters come out lower-case.
+_TCVN3_HIGH = (
+    "\u00a0ĂÂÊÔƠƯĐăâêôơưđẰ"
+    "\u0300\u0309\u0303\u0301\u0323àảãáạẲằẳẵắẴ"
+    "ẮẦẨẪẤỀặầẩẫấậèỂẻẽ"
+    "éẹềểễếệìỉỄẾỒĩíịò"
+    "Ổỏõóọồổỗốộờởỡớợù"
+    "ỖủũúụừửữứựỳỷỹýỵỐ"
+)
+_TCVN3_TABLE = {0xA0 + i: ch for i, ch in enumerate(_TCVN3_HIGH)}
+
+
+def decode_tcvn3(data: bytes) -> str:
+    """Decode TCVN3 (ABC) bytes; 0x80-0x9F are Windows-1252 punctuation as in Word documents."""
+    low = data.decode("cp1252", errors="replace") if any(0x80 <= b < 0xA0 for b in data) else None
+    out = []
+    for i, b in enumerate(data):
+        if b < 0x80:
+            out.append(chr(b))
+        elif b >= 0xA0:
+            out.append(_TCVN3_TABLE[b])
+        else:
+            out.append(low[i] if low is not None else chr(b))
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+# VNI-Windows: a letter followed by a Windows-1252 character carrying its marks ("Ñaûng" = "Đảng").
+_GRAVE, _ACUTE, _HOOK, _TILDE, _DOT = "\u0300", "\u0301", "\u0309", "\u0303", "\u0323"
+_CIRC, _BREVE = "\u0302", "\u0306"
+_VNI_TONES = {"ø": _GRAVE, "ù": _ACUTE, "û": _HOOK, "õ": _TILDE, "ï": _DOT}
+_VNI_CIRC = {"â": "", "à": _GRAVE, "á": _ACUTE, "å": _HOOK, "ã": _TILDE, "ä": _DOT}
+_VNI_BREVE = {"ê": "", "è": _GRAVE, "é": _ACUTE, "ú": _HOOK, "ü": _TILDE, "ë": _DOT}
+_VNI_SINGLE = {
+    "ñ": "đ", "Ñ": "Đ", "ô": "ơ", "Ô": "Ơ", "ö": "ư", "Ö": "Ư", "æ": "ỉ", "Æ": "Ỉ", "ó": "ĩ", "Ó": "Ĩ",
+    "ò": "ị", "Ò": "Ị", "î": "ỵ", "Î": "Ỵ",
+}  # fmt: skip
+
+
+def vni_to_unicode(text: str) -> str:
+    """Convert VNI-Windows text (bytes read as Windows-1252) to Unicode NFC."""
+    out: list[str] = []
+    for ch in text:
+        low = ch.lower()
+        prev = out[-1] if out else ""
+        base = prev.lower()
+        if low in _VNI_TONES and base in "aeiouyơư" and base:
+            out.append(_VNI_TONES[low])
+        elif low in _VNI_CIRC and base in "aeo" and base:
+            out.append(_CIRC + _VNI_CIRC[low])
+        elif low in _VNI_BREVE and base == "a":
+            out.append(_BREVE + _VNI_BREVE[low])
+        else:
+            out.append(_VNI_SINGLE.get(ch, ch))
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def _decode_vni(data: bytes) -> str:
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return vni_to_unicode(text)
+
+
+def _decode_cp1258(data: bytes) -> str:
+    # Windows-1258 writes tones as separate combining marks; NFC composes them.
+    return unicodedata.normalize("NFC", data.decode("cp1258"))
+
+
+_LEGACY = (("cp1258", _decode_cp1258), ("tcvn3", decode_tcvn3), ("vni", _decode_vni))
+
+
+def _best_legacy(data: bytes) -> tuple[str, str] | None:
+    """(text, encoding) of the legacy decoding that reads most like Vietnamese, if any does."""
+    best: tuple[float, str, str] | None = None
+    for name, decode in _LEGACY:
+        try:
+            text = decode(data)
+        except (UnicodeDecodeError, KeyError):
+            continue
+        if is_vietnamese(text):
+            _, marked, common = vietnamese_stats(text)
+            if best is None or marked + common > best[0]:
+                best = (marked + common, text, name)
+    return (best[1], best[2]) if best else None
+
+
+# --------------------------------------------------------------------------- bytes -> text
+
+_MAGIC = (
+    (b"%PDF", "PDF"), (b"PK\x03\x04", "ZIP/DOCX/XLSX"), (b"\x1f\x8b", "gzip"), (b"\x89PNG", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"\xd0\xcf\x11\xe0", "MS Office (OLE)"), (b"\x7fELF", "ELF"),
+    (b"Rar!", "RAR"), (b"7z\xbc\xaf", "7z"), (b"SQLite format 3", "SQLite"), (b"ID3", "MP3"),
+    (b"RIFF", "RIFF media"), (b"BZh", "bzip2"), (b"\xfd7zXZ", "xz"),
+)  # fmt: skip
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
+)  # fmt: skip
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 text without BOM has NULs in every other byte (the high byte of ASCII letters)."""
+    even, odd = head[0::2], head[1::2]
+    if not even or not odd:
+        return None
+    z_even, z_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if z_odd > 0.3 and z_even < 0.02:
+        return "utf-16-le"
+    if z_even > 0.3 and z_odd < 0.02:
+        return "utf-16-be"
+    return None
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode file bytes to (text, encoding).
+
+    Tries the BOM, UTF-8, UTF-16 without BOM, then the legacy Vietnamese encodings (Windows-1258,
+    TCVN3/ABC, VNI-Windows), keeping whichever reads as Vietnamese. Raises `DecodeError` with the reason.
+    """
+    if not data.strip():
+        raise DecodeError("empty file")
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(enc), enc
+            except UnicodeDecodeError as e:
+                raise DecodeError(
+                    f"undecodable: starts with a {enc} byte-order mark but is not {enc} ({e.reason})"
+                ) from e
+    head = data[:8192]
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            raise DecodeError(f"binary file ({kind}), not text")
+    if head[4:8] == b"ftyp":
+        raise DecodeError("binary file (MP4/MOV), not text")
+    if b"\x00" in head:
+        enc = _utf16_without_bom(head)
+        if enc:
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                text = ""
+            controls = sum(1 for c in text[:4096] if c < " " and c not in "\t\n\r\f\v")
+            if text and controls <= 0.01 * len(text[:4096]):
+                return text, enc
+        raise DecodeError("binary file (contains NUL bytes), not text")
+    controls = sum(1 for b in head if b < 0x20 and b not in b"\t\n\r\f\v\x1b")
+    if controls > 0.05 * len(head):
+        raise DecodeError("binary file (control bytes), not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        found = _best_legacy(data)
+        if found is None:
+            raise DecodeError(
+                "undecodable: not UTF-8/UTF-16, and it does not read as Vietnamese in Windows-1258, TCVN3 (ABC) "
+                "or VNI-Windows either"
+            ) from None
+        return found
+    if not is_vietnamese(text) and re.search(r"[\u00c0-\u00ff]", text):
+        # VNI/TCVN3 text pasted into a UTF-8 file shows as Latin-1 letters ("Ñaûng"): undo that.
+        try:
+            raw = text.encode("cp1252")
+        except UnicodeEncodeError:
+            raw = None
+        found = _best_legacy(raw) if raw else None
+        if found is not None:
+            return found[0], f"{found[1]} (in UTF-8 text)"
+    return text, "utf-8"
+
+
+# --------------------------------------------------------------------------- records
+
+
+class _Ids:
+    """Hands out unique ids: the preferred one, else the fallback, else `id~2`, `id~3`..."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def claim(self, preferred: str, fallback: str | None = None) -> str:
+        for cand in (preferred, fallback):
+            if cand and cand not in self.used:
+                self.used.add(cand)
+                return cand
+        base = fallback or preferred
+        k = 2
+        while f"{base}~{k}" in self.used:
+            k += 1
+        self.used.add(f"{base}~{k}")
+        return f"{base}~{k}"
+
+
+@dataclass
+class _Fields:
+    text: str
+    id: str
+    title: str
+    check_language: bool
+    max_bytes: int
+
+
+def _language_error(text: str) -> str | None:
+    if is_vietnamese(text):
+        return None
+    n, marked, common = vietnamese_stats(text)
+    return (
+        f"not Vietnamese ({marked:.0%} of {n} words carry Vietnamese letters, {common:.0%} are frequent "
+        "Vietnamese syllables; text typed without diacritics is not supported)"
+    )
+
+
+def _error(ids: _Ids, rid: str, source: str, msg: str, **meta: Any) -> InputRecord:
+    return InputRecord(id=ids.claim(rid), source=source, error=msg, meta=meta)
+
+
+def _from_mapping(obj: Any, default_id: str, source: str, f: _Fields, ids: _Ids, **meta: Any) -> InputRecord:
+    if not isinstance(obj, dict):
+        return _error(
+            ids,
+            default_id,
+            source,
+            f"expected an object with a {f.text!r} field, got {type(obj).__name__}",
+            **meta,
+        )
+    raw_id = obj.get(f.id)
+    rid = str(raw_id).strip() if raw_id is not None and str(raw_id).strip() else default_id
+    if f.text not in obj:
+        keys = ", ".join(list(map(str, obj))[:12]) or "none"
+        return _error(ids, rid, source, f"missing text field {f.text!r} (fields: {keys})", **meta)
+    text = obj[f.text]
+    if isinstance(text, list) and all(isinstance(p, str) for p in text):
+        text = "\n".join(text)  # a list of paragraphs
+    if not isinstance(text, str):
+        return _error(
+            ids, rid, source, f"text field {f.text!r} is {type(text).__name__}, expected a string", **meta
+        )
+    if not text.strip():
+        return _error(ids, rid, source, "empty text", **meta)
+    if _SURROGATE.search(text):
+        return _error(ids, rid, source, "undecodable: text is not valid UTF-8", **meta)
+    if f.check_language and (msg := _language_error(text)):
+        return _error(ids, rid, source, msg, **meta)
+    title = obj.get(f.title)
+    title = title.strip() if isinstance(title, str) and title.strip() else None
+    extra = {k: v for k, v in obj.items() if k not in (f.text, f.title, f.id)}
+    uid = ids.claim(rid)
+    if uid != rid:
+        extra["duplicate_id"] = rid
+    return InputRecord(id=uid, source=source, text=text, title=title, meta={**meta, **extra})
+
+
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def _read_limited(path: Path, max_bytes: int) -> bytes:
+    with _open_binary(path) as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DecodeError(f"file too large (over {max_bytes:,} bytes) for one article; use JSONL for many")
+    return data
+
+
+def _iter_text_file(path: Path, rid: str, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+    src = str(path)
+    try:
+        text, encoding = decode_bytes(_read_limited(path, f.max_bytes))
+    except DecodeError as e:
+        yield _error(ids, rid, src, str(e))
+        return
+    if not text.strip():
+        yield _error(ids, rid, src, "empty file")
+        return
+    if f.check_language and (msg := _language_error(text)):
+        yield _error(ids, rid, src, msg, encoding=encoding)
+        return
+    meta = {} if encoding in ("utf-8", "utf-8-sig") else {"encoding": encoding}
+    yield InputRecord(id=ids.claim(rid), source=src, text=text, meta=meta)
+
+
+def _iter_jsonl(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+    name = path.name
+    lineno = 0
+    records = 0
+    try:
+        with _open_binary(path) as fh:
+            for lineno, raw in enumerate(fh, 1):  # one line in memory at a time
+                records += 1  # undone below for blank lines
+                src = f"{path}:{lineno}"
+                default_id = f"{name}:{lineno}"
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield _error(ids, default_id, src, f"line {lineno}: not valid UTF-8", line=lineno)
+                    continue
+                if lineno == 1:
+                    line = line.lstrip("\ufeff")
+                if not line.strip():
+                    records -= 1
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    msg = f"line {lineno}: malformed JSON ({e.msg} at column {e.colno})"
+                    yield _error(ids, default_id, src, msg, line=lineno)
+                    continue
+                yield _from_mapping(obj, default_id, src, f, ids, line=lineno)
+    except (OSError, EOFError, zlib.error) as e:
+        yield _error(ids, f"{name}:{lineno + 1}", str(path), f"unreadable after line {lineno}: {e}")
+        return
+    if records == 0:
+        yield _error(ids, name, str(path), "empty file (no JSON lines)")
+
+
+def _csv_field_limit() -> None:
+    limit = sys.maxsize
+    while True:  # C long may be 32-bit on some platforms
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:
+            limit //= 10
+
+
+def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+    _csv_field_limit()
+    name = path.name
+    delimiter = "\t" if ".tsv" in name.lower() else ","
+    opener = gzip.open if name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            try:
+                header = next(reader, None)
+            except csv.Error as e:
+                yield _error(ids, name, str(path), f"malformed CSV header ({e})")
+                return
+            if not header or not any(h.strip() for h in header):
+                yield _error(ids, name, str(path), "empty file (no CSV header)")
+                return
+            header = [h.strip() for h in header]
+            if f.text not in header:
+                rows = sum(1 for _ in reader)
+                msg = f"CSV has no column {f.text!r} (columns: {', '.join(header[:12])}); its {rows} rows were not read"
+                yield _error(ids, name, str(path), msg)
+                return
+            rows = 0
+            while True:
+                start = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as e:
+                    yield _error(
+                        ids,
+                        f"{name}:{start}",
+                        f"{path}:{start}",
+                        f"line {start}: malformed CSV ({e})",
+                        line=start,
+                    )
+                    if reader.line_num < start:
+                        break
+                    continue
+                if not any(cell.strip() for cell in row):
+                    continue
+                rows += 1
+                src, default_id = f"{path}:{start}", f"{name}:{start}"
+                if len(row) != len(header):
+                    msg = f"line {start}: {len(row)} cells but the header has {len(header)} (unquoted delimiter?)"
+                    yield _error(ids, default_id, src, msg, line=start)
+                    continue
+                yield _from_mapping(dict(zip(header, row, strict=True)), default_id, src, f, ids, line=start)
+            if rows == 0:
+                yield _error(ids, name, str(path), "no data rows under the CSV header")
+    except (OSError, EOFError, zlib.error) as e:
+        yield _error(ids, name, str(path), f"unreadable: {e}")
+
+
+def _iter_json(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+    name = path.name
+    try:
+        text, _ = decode_bytes(_read_limited(path, f.max_bytes))
+        obj = json.loads(text)
+    except DecodeError as e:
+        yield _error(ids, path.stem, str(path), str(e))
+        return
+    except json.JSONDecodeError as e:
+        yield _error(
+            ids, path.stem, str(path), f"malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+        )
+        return
+    if isinstance(obj, dict) and f.text not in obj:
+        items = next(
+            (obj[k] for k in ("data", "articles", "records", "items") if isinstance(obj.get(k), list)), None
+        )
+        obj = items if items is not None else obj
+    if isinstance(obj, dict):
+        yield _from_mapping(obj, path.stem, str(path), f, ids)
+    elif isinstance(obj, list):
+        if not obj:
+            yield _error(ids, path.stem, str(path), "empty JSON list")
+        for i, item in enumerate(obj):
+            yield _from_mapping(item, f"{name}[{i}]", f"{path}[{i}]", f, ids, index=i)
+    else:
+        yield _error(
+            ids, path.stem, str(path), f"JSON holds a {type(obj).__name__}, expected an object or a list"
+        )
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    for kind, suffixes in (("jsonl", JSONL_SUFFIXES), ("csv", CSV_SUFFIXES), ("json", JSON_SUFFIXES)):
+        if name.endswith(suffixes):
+            return kind
+    return "text"
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in sorted(FOLDER_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _walk(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        for name in sorted(files):
+            if not name.startswith(".") and name.lower().endswith(FOLDER_SUFFIXES):
+                found.append(Path(root) / name)
+    return sorted(found, key=lambda p: p.relative_to(folder).parts)
+
+
+def _expand(inp: str) -> tuple[list[tuple[Path, Path | None]], str | None]:
+    """Files for one input as (file, folder it came from), or an error message."""
+    p = Path(inp).expanduser()
+    if p.is_dir():
+        files = _walk(p)
+        return [(x, p) for x in files], None if files else f"folder has no {', '.join(FOLDER_SUFFIXES)} files"
+    if p.is_file():
+        return [(p, None)], None
+    if _GLOB_CHARS.search(inp):
+        out: list[tuple[Path, Path | None]] = []
+        for m in sorted(glob.glob(os.path.expanduser(inp), recursive=True)):
+            mp = Path(m)
+            out.extend([(x, mp) for x in _walk(mp)] if mp.is_dir() else [(mp, None)])
+        return out, None if out else "no files match this pattern"
+    return [], "no such file or folder"
+
+
+def iter_records(
+    inputs: Iterable[str] | str,
+    text_field: str = "text",
+    id_field: str = "id",
+    title_field: str = "title",
+    *,
+    check_language: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[InputRecord]:
+    """Stream one `InputRecord` per input article from files, folders (recursive, sorted) and globs.
+
+    Ids are unique within the stream: the file stem for .txt, the `id_field` value for JSONL/CSV/JSON,
+    else `name.jsonl:LINE` / `name.csv:LINE` / `name.json[i]`; clashes get `~2`, `~3`.
+    """
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [str(inputs)]
+    f = _Fields(
+        text=text_field, id=id_field, title=title_field, check_language=check_language, max_bytes=max_bytes
+    )
+    ids = _Ids()
+    seen: set[Path] = set()
+    for inp in inputs:
+        files, problem = _expand(str(inp))
+        if problem:
+            yield _error(ids, str(inp), str(inp), f"{problem}: {inp}")
+            continue
+        for path, folder in files:
+            key = path.resolve()
+            if key in seen:  # the same file named twice (a folder and a glob): read it once
+                continue
+            seen.add(key)
+            kind = _kind(path)
+            try:
+                if kind == "jsonl":
+                    yield from _iter_jsonl(path, f, ids)
+                elif kind == "csv":
+                    yield from _iter_csv(path, f, ids)
+                elif kind == "json":
+                    yield from _iter_json(path, f, ids)
+                else:
+                    rel = path.relative_to(folder) if folder else None
+                    fallback = rel.with_name(_stem(path)).as_posix() if rel and len(rel.parts) > 1 else None
+                    stem = _stem(path)
+                    rid = stem if stem not in ids.used or not fallback else fallback
+                    yield from _iter_text_file(path, rid, f, ids)
+            except Exception as e:  # last resort: report the file and go on with the next one
+                yield _error(ids, _stem(path), str(path), f"unreadable: {type(e).__name__}: {e}")
