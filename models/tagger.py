@@ -57,6 +57,11 @@ class TaggerConfig:
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     lora: LoraSpec = field(default_factory=LoraSpec)
     head_dropout: float = 0.1
+    # Feed the guideline labelling functions' votes (data/weak.py) to the head beside the sentence vector.
+    rule_features: bool = False
+    # Also feed, per label, the share of the article's sentences where that label's cues fire: annotators
+    # label a sentence by what it is about *in its article*, which a lone sentence cannot show.
+    context_features: bool = False
     # Decision threshold per label, tuned on dev data by the trainer.
     thresholds: dict[str, float] = field(default_factory=dict)
 
@@ -69,6 +74,16 @@ class TaggerConfig:
         for label, t in self.thresholds.items():
             if not 0.0 < t < 1.0:
                 raise ValueError(f"threshold for {label} must be in (0, 1), got {t}")
+        if self.context_features and not self.rule_features:
+            raise ValueError("context_features needs rule_features")
+
+    @property
+    def n_features(self) -> int:
+        if not self.rule_features:
+            return 0
+        from dangtopic.data.weak import DEFAULT_LFS
+
+        return len(DEFAULT_LFS) + (len(self.labels) if self.context_features else 0)
 
     def threshold(self, label: str) -> float:
         return self.thresholds.get(label, 0.5)
@@ -107,7 +122,6 @@ class SentenceTagger:
     @classmethod
     def create(cls, encoder: str | None = None, config: TaggerConfig | None = None, **overrides) -> SentenceTagger:
         """A fresh (untrained head) tagger on `encoder` (name, path, or None for the offline default)."""
-        torch = _torch()
         config = config or TaggerConfig()
         if encoder is not None:
             config.encoder.name = str(encoder)
@@ -118,9 +132,7 @@ class SentenceTagger:
         base, tokenizer, fingerprint = load_encoder(config.encoder.name)
         if config.lora.r > 0:
             base = _add_lora(base, config.lora)
-        head = torch.nn.Sequential(
-            torch.nn.Dropout(config.head_dropout), torch.nn.Linear(base.config.hidden_size, len(config.labels))
-        )
+        head = _make_head(base.config.hidden_size, config)
         return cls(config, base, tokenizer, head, fingerprint)
 
     @classmethod
@@ -128,7 +140,6 @@ class SentenceTagger:
         cls, path: str | Path | None = None, device: str | None = None, merge: bool = True
     ) -> SentenceTagger:
         """Load a saved tagger (None → the shipped default). `merge` folds LoRA into the weights for speed."""
-        torch = _torch()
         from safetensors.torch import load_file
 
         folder = Path(path) if path is not None else DEFAULT_TAGGER_DIR
@@ -153,9 +164,16 @@ class SentenceTagger:
             base = PeftModel.from_pretrained(base, folder / "adapter")
             if merge:
                 base = base.merge_and_unload()
-        head = torch.nn.Sequential(
-            torch.nn.Dropout(config.head_dropout), torch.nn.Linear(base.config.hidden_size, len(config.labels))
-        )
+        if config.rule_features:
+            from dangtopic.data.weak import lf_names
+
+            saved = meta.get("rule_features", [])
+            if saved[: len(lf_names())] != lf_names() or len(saved) != len(lf_names()):
+                raise ValueError(
+                    f"{folder} was trained with other labelling functions than this dangtopic version's "
+                    "data/weak.py; retrain it or install the matching version"
+                )
+        head = _make_head(base.config.hidden_size, config)
         head.load_state_dict(load_file(folder / "head.safetensors"))
         tagger = cls(config, base, tokenizer, head, fingerprint, metrics=meta.get("metrics"))
         tagger.eval()
@@ -188,6 +206,10 @@ class SentenceTagger:
             "config": to_dict(self.config),
             "metrics": self.metrics,
         }
+        if self.config.rule_features:
+            from dangtopic.data.weak import lf_names
+
+            meta["rule_features"] = lf_names()
         from dangtopic import __version__
 
         meta["dangtopic_version"] = __version__
@@ -249,11 +271,55 @@ class SentenceTagger:
             return_tensors="pt",
         )
 
-    def forward(self, batch) -> Any:
-        """Logits [batch, labels] for a tokenised batch."""
+    def features(self, texts: list[str], groups: list | None = None) -> np.ndarray:
+        """Rule features [n, n_features]: which labelling functions fire, plus the article-level cue shares.
+
+        `groups` gives each sentence's article (any hashable); without it every sentence is its own article.
+        """
+        n = len(texts)
+        if not self.config.rule_features:
+            return np.zeros((n, 0), dtype=np.float32)
+        from dangtopic.data.weak import ABSTAIN, DEFAULT_LFS, POSITIVE, apply_lfs
+
+        votes = apply_lfs([normalize_sentence(t) for t in texts])
+        fired = (votes != ABSTAIN).astype(np.float32)
+        if not self.config.context_features:
+            return fired
+        cue = np.zeros((n, len(self.config.labels)), dtype=np.float32)
+        for j, lf in enumerate(DEFAULT_LFS):
+            if lf.polarity == POSITIVE and lf.label in self.config.labels:
+                k = self.config.labels.index(lf.label)
+                cue[:, k] = np.maximum(cue[:, k], fired[:, j])
+        ctx = cue.copy()
+        if groups is not None:
+            if len(groups) != n:
+                raise ValueError(f"{len(groups)} groups for {n} sentences")
+            members: dict = {}
+            for i, g in enumerate(groups):
+                members.setdefault(g, []).append(i)
+            for idx in members.values():
+                ctx[idx] = cue[idx].mean(0)
+        return np.concatenate([fired, ctx], axis=1)
+
+    def _head(self, pooled, feats=None):
+        if self.config.n_features:
+            if feats is None:
+                raise ValueError("this tagger needs rule features for every sentence")
+            pooled = self.head[0](pooled)
+            return self.head[1](self._torch_cat(pooled, feats))
+        return self.head(pooled)
+
+    @staticmethod
+    def _torch_cat(pooled, feats):
+        torch = _torch()
+        feats = torch.as_tensor(feats, dtype=pooled.dtype, device=pooled.device)
+        return torch.cat([pooled, feats], dim=1)
+
+    def forward(self, batch, feats=None) -> Any:
+        """Logits [batch, labels] for a tokenised batch (and its rule features, when the model uses them)."""
         out = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         pooled = mean_pool(out.last_hidden_state, batch["attention_mask"])
-        return self.head(pooled)
+        return self._head(pooled, feats)
 
     def hidden_below(self, batch, layer: int):
         """Hidden states entering encoder layer `layer` (frozen part), for caching during training."""
@@ -261,7 +327,7 @@ class SentenceTagger:
                            output_hidden_states=True)
         return out.hidden_states[layer]
 
-    def forward_from(self, hidden, attention_mask, layer: int):
+    def forward_from(self, hidden, attention_mask, layer: int, feats=None):
         """Logits from hidden states entering layer `layer` (the cached-training path)."""
         bert = self.encoder.get_base_model() if hasattr(self.encoder, "get_base_model") else self.encoder
         mask, _ = bert._create_attention_masks(
@@ -271,15 +337,18 @@ class SentenceTagger:
         for block in bert.encoder.layer[layer:]:
             hidden = block(hidden, mask)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
-        return self.head(mean_pool(hidden, attention_mask))
+        return self._head(mean_pool(hidden, attention_mask), feats)
 
     def parameters(self):
         yield from self.encoder.parameters()
         yield from self.head.parameters()
 
     # ------------------------------------------------------------------ inference
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Probabilities [n, labels]. Sentences are length-sorted so batches carry little padding."""
+    def predict_proba(self, texts: list[str], batch_size: int = 64, groups: list | None = None) -> np.ndarray:
+        """Probabilities [n, labels]. Sentences are length-sorted so batches carry little padding.
+
+        `groups`: the article of each sentence, for models that use article context (see `features`).
+        """
         torch = _torch()
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of sentences; use predict() for a single string")
@@ -287,28 +356,34 @@ class SentenceTagger:
         probs = np.zeros((n, len(self.config.labels)), dtype=np.float32)
         if n == 0:
             return probs
+        feats = self.features(texts, groups)
         order = np.argsort([len(t) for t in texts], kind="stable")
         self.eval()
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
                 batch = self.tokenize([texts[i] for i in idx]).to(self.device)
-                probs[idx] = torch.sigmoid(self.forward(batch)).float().cpu().numpy()
+                logits = self.forward(batch, feats[idx] if feats.shape[1] else None)
+                probs[idx] = torch.sigmoid(logits).float().cpu().numpy()
         return probs
 
     @overload
-    def predict(self, texts: str, batch_size: int = ...) -> TagPrediction: ...
+    def predict(self, texts: str, batch_size: int = ..., groups: list | None = ...) -> TagPrediction: ...
     @overload
-    def predict(self, texts: list[str], batch_size: int = ...) -> list[TagPrediction]: ...
+    def predict(self, texts: list[str], batch_size: int = ..., groups: list | None = ...) -> list[TagPrediction]: ...
 
-    def predict(self, texts, batch_size: int = 64):
-        """Tag one sentence (→ TagPrediction) or a list (→ list of TagPrediction)."""
+    def predict(self, texts, batch_size: int = 64, groups: list | None = None):
+        """Tag one sentence (→ TagPrediction) or a list (→ list of TagPrediction).
+
+        Pass `groups` (article id per sentence) when tagging whole articles: models trained with article
+        context then see it; without it each sentence is judged alone.
+        """
         single = isinstance(texts, str)
         items = [texts] if single else list(texts)
         for i, t in enumerate(items):
             if not isinstance(t, str):
                 raise TypeError(f"sentence {i} is {type(t).__name__}, expected str")
-        probs = self.predict_proba(items, batch_size=batch_size)
+        probs = self.predict_proba(items, batch_size=batch_size, groups=groups)
         preds = self.decide(probs)
         return preds[0] if single else preds
 
@@ -325,6 +400,13 @@ class SentenceTagger:
                 )
             )
         return out
+
+
+def _make_head(hidden_size: int, config: TaggerConfig):
+    torch = _torch()
+    return torch.nn.Sequential(
+        torch.nn.Dropout(config.head_dropout), torch.nn.Linear(hidden_size + config.n_features, len(config.labels))
+    )
 
 
 def _add_lora(base, spec: LoraSpec):

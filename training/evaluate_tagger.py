@@ -25,14 +25,15 @@ TARGETS = {"micro_f1": 0.90, "per_label_f1": 0.85, "over_keywords": 0.10}
 
 
 def _load_jsonl_labels(path: Path, labels: list[str]):
-    texts, ys = [], []
+    texts, ys, groups = [], [], []
     with open(path, encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 d = json.loads(line)
                 texts.append(d["text"])
                 ys.append([lab in d["labels"] for lab in labels])
-    return texts, np.array(ys, dtype=int).reshape(-1, len(labels))
+                groups.append(str(d.get("id", len(texts))).split("#")[0])
+    return texts, np.array(ys, dtype=int).reshape(-1, len(labels)), groups
 
 
 def _lr_probs(x_train, y_train, x_eval_list):
@@ -80,8 +81,9 @@ def evaluate(model_path: str | None, hand_labels: str | None, split_file: str | 
     assert tuple(labels) == LABELS, f"unexpected label set {labels}"
     parts = load_hand_splits(TaggerDataConfig(hand_labels=hand_labels, split_file=split_file), labels)
     train = parts["train"] + load_extra([p for p in extra if Path(p).exists()], labels)
-    sets: dict[str, tuple[list[str], np.ndarray]] = {
-        "vnds-test": ([e.text for e in parts["test"]], np.stack([e.target for e in parts["test"]]).astype(int)),
+    sets: dict[str, tuple[list[str], np.ndarray, list[str]]] = {
+        "vnds-test": ([e.text for e in parts["test"]], np.stack([e.target for e in parts["test"]]).astype(int),
+                      [e.group for e in parts["test"]]),
     }
     seed_path = Path(seed_labels) if seed_labels else DEFAULT_SEED_LABELS
     if seed_path.exists():
@@ -95,8 +97,8 @@ def evaluate(model_path: str | None, hand_labels: str | None, split_file: str | 
     timing = {}
     t = time.time()
     n_sent = 0
-    for name, (texts, y) in sets.items():
-        probs = tagger.predict_proba(texts)
+    for name, (texts, y, groups) in sets.items():
+        probs = tagger.predict_proba(texts, groups=groups)
         n_sent += len(texts)
         results[name]["fine-tuned tagger"] = multilabel_report(y, probs >= tagger.thresholds, labels)
     timing["tagger_sentences_per_s"] = n_sent / (time.time() - t)
@@ -104,7 +106,7 @@ def evaluate(model_path: str | None, hand_labels: str | None, split_file: str | 
     if baselines:
         from dangtopic.data.weak import keyword_labels
 
-        for name, (texts, y) in sets.items():
+        for name, (texts, y, _) in sets.items():
             kw = np.array([[lab in keyword_labels(s) for lab in labels] for s in texts], dtype=int)
             results[name]["keyword rules"] = multilabel_report(y, kw, labels)
 
@@ -115,7 +117,7 @@ def evaluate(model_path: str | None, hand_labels: str | None, split_file: str | 
         evals = [vec.transform(dev_texts)] + [vec.transform(s[0]) for s in sets.values()]
         dev_p, *set_p = _lr_probs(x_train, train_y, evals)
         thr = tune_thresholds(dev_y, dev_p)
-        for (name, (_, y)), p in zip(sets.items(), set_p, strict=True):
+        for (name, (_, y, _)), p in zip(sets.items(), set_p, strict=True):
             results[name]["TF-IDF + LR"] = multilabel_report(y, p >= thr, labels)
 
         enc_name = tagger.config.encoder.name
@@ -123,12 +125,12 @@ def evaluate(model_path: str | None, hand_labels: str | None, split_file: str | 
         emb = _frozen_embeddings(all_texts, enc_name)
         a, b = len(train_texts), len(train_texts) + len(dev_texts)
         evals, off = [emb[a:b]], b
-        for texts, _ in sets.values():
+        for texts, _, _ in sets.values():
             evals.append(emb[off : off + len(texts)])
             off += len(texts)
         dev_p, *set_p = _lr_probs(emb[:a], train_y, evals)
         thr = tune_thresholds(dev_y, dev_p)
-        for (name, (_, y)), p in zip(sets.items(), set_p, strict=True):
+        for (name, (_, y, _)), p in zip(sets.items(), set_p, strict=True):
             results[name]["frozen e5 + LR"] = multilabel_report(y, p >= thr, labels)
 
     return {"labels": labels, "results": results, "sizes": {k: len(v[0]) for k, v in sets.items()},

@@ -31,6 +31,10 @@ class TaggerDataConfig:
     weak_labels: str | None = None  # a `datasets` folder from `dangtopic build-weak-labels`
     weak_weight: float = 0.5
     max_weak: int = 6000
+    # Weak sentences are a sample of their articles: recompute article-level context from the full VNDS
+    # article so it matches what the model sees at inference (costs one pass over the VNDS train file).
+    weak_full_context: bool = True
+    vnds_dir: str | None = None
 
 
 @dataclass
@@ -67,7 +71,9 @@ class Example:
     target: np.ndarray  # float targets in label order (soft for weak labels)
     weight: float
     source: str
+    group: str = ""  # article id: sentences of one article share article-level context features
     cached: object = None  # frozen-layer hidden states, filled when training caches them
+    feats: object = None  # rule/context features, filled when the model uses them
 
 
 def _split_file(cfg: TaggerDataConfig) -> Path:
@@ -88,7 +94,7 @@ def load_hand_splits(cfg: TaggerDataConfig, labels: list[str]) -> dict[str, list
         if part is None:
             raise ValueError(f"article {item.article_id} is in no part of {_split_file(cfg)}")
         vec = np.array([lab in item.labels for lab in labels], dtype=np.float32)
-        parts[part].append(Example(item.text, vec, 1.0, item.source))
+        parts[part].append(Example(item.text, vec, 1.0, item.source, group=item.article_id))
     return parts
 
 
@@ -109,7 +115,8 @@ def load_extra(paths: list[str], labels: list[str]) -> list[Example]:
                 if line.strip():
                     d = json.loads(line)
                     vec = np.array([lab in d["labels"] for lab in labels], dtype=np.float32)
-                    out.append(Example(d["text"], vec, 1.0, d.get("source", Path(p).name)))
+                    group = str(d.get("id", f"{p}:{len(out)}")).split("#")[0]
+                    out.append(Example(d["text"], vec, 1.0, d.get("source", Path(p).name), group=group))
     return out
 
 
@@ -117,7 +124,14 @@ def load_weak(path: str, labels: list[str], weight: float, limit: int, seed: int
     """Weak examples with soft targets from a `datasets` folder (columns: text, probs or labels)."""
     from datasets import load_from_disk
 
-    ds = load_from_disk(path)
+    from dangtopic.models.encoder import cache_dir
+
+    folder = Path(path)
+    if not folder.is_absolute() and not folder.exists():
+        folder = cache_dir() / path  # where `dangtopic build-weak-labels` writes by default
+    if not folder.exists():
+        raise FileNotFoundError(f"weak labels not found at {path} or {folder}: run `dangtopic build-weak-labels`")
+    ds = load_from_disk(str(folder))
     cols = ds.column_names
     idx = list(range(len(ds)))
     random.Random(seed).shuffle(idx)
@@ -129,8 +143,29 @@ def load_weak(path: str, labels: list[str], weight: float, limit: int, seed: int
             vec = np.array([probs[lab] for lab in labels] if isinstance(probs, dict) else probs, dtype=np.float32)
         else:
             vec = np.array([lab in row["labels"] for lab in labels], dtype=np.float32)
-        out.append(Example(row["text"], vec, weight, "weak"))
+        group = str(row.get("article_id") or f"weak:{i}")
+        out.append(Example(row["text"], vec, weight, "weak", group=group))
     return out
+
+
+def weak_article_context(tagger: SentenceTagger, examples: list[Example], vnds_dir: str | None) -> int:
+    """Replace the context columns of weak examples by those of their whole VNDS article; returns #articles."""
+    from dangtopic.data.vnds import iter_vnds
+
+    wanted = {e.group for e in examples if e.source == "weak"}
+    n_ctx = len(tagger.config.labels)
+    context: dict[str, np.ndarray] = {}
+    for art in iter_vnds("train", vnds_dir):
+        if art.id in wanted:
+            sents = art.labelled_sentences
+            context[art.id] = tagger.features(sents, [art.id] * len(sents))[0, -n_ctx:]
+            if len(context) == len(wanted):
+                break
+    for e in examples:
+        if e.source == "weak" and e.group in context:
+            e.feats = e.feats.copy()
+            e.feats[-n_ctx:] = context[e.group]
+    return len(context)
 
 
 def _batches(examples: list[Example], batch_size: int, rng: random.Random) -> list[list[Example]]:
@@ -177,7 +212,8 @@ def _stack_cached(states: list, device: str):
 
 
 def evaluate_probs(tagger: SentenceTagger, examples: list[Example], batch_size: int = 64) -> np.ndarray:
-    return tagger.predict_proba([e.text for e in examples], batch_size=batch_size)
+    return tagger.predict_proba([e.text for e in examples], batch_size=batch_size,
+                                groups=[e.group for e in examples])
 
 
 def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
@@ -241,6 +277,12 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     logger.info("device=%s steps=%d (%d/epoch) trainable encoder params=%d", device, total, steps_per_epoch,
                 sum(p.numel() for p in enc_params))
 
+    feats = tagger.features([e.text for e in train_set], [e.group for e in train_set])
+    for e, f in zip(train_set, feats, strict=True):
+        e.feats = f
+    if cfg.model.context_features and cfg.data.weak_labels and cfg.data.weak_full_context:
+        n_art = weak_article_context(tagger, train_set, cfg.data.vnds_dir)
+        logger.info("article context of weak sentences recomputed from %d full VNDS articles", n_art)
     layer = cfg.model.lora.layers_from
     use_cache = cfg.optim.cache_frozen and cfg.model.lora.r > 0 and layer > 0
     if use_cache:
@@ -263,11 +305,12 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
                 break
             y = torch.tensor(np.stack([e.target for e in batch]), device=device)
             w = torch.tensor([e.weight for e in batch], device=device).unsqueeze(1)
+            f = np.stack([e.feats for e in batch]) if feats.shape[1] else None
             if use_cache:
                 hidden, mask = _stack_cached([e.cached for e in batch], device)
-                logits = tagger.forward_from(hidden, mask, layer)
+                logits = tagger.forward_from(hidden, mask, layer, f)
             else:
-                logits = tagger.forward(tagger.tokenize([e.text for e in batch]).to(device))
+                logits = tagger.forward(tagger.tokenize([e.text for e in batch]).to(device), f)
             loss = (loss_fn(logits, y) * w).sum() / w.sum() / len(labels)
             optim.zero_grad(set_to_none=True)
             loss.backward()

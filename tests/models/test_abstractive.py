@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dangtopic.data.article import Article
 from dangtopic.models.abstractive import (
     AbstractiveConfig,

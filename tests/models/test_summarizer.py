@@ -7,6 +7,7 @@ import unicodedata
 
 import numpy as np
 import pytest
+
 from dangtopic.data.article import Article
 from dangtopic.models.config import ConfigError
 from dangtopic.models.summarizer import (

@@ -98,3 +98,26 @@ def test_override_parsing_reads_numbers():
     assert parse_override("optim.epochs=3") == ("optim.epochs", 3)
     assert parse_override("data.extra_labels=[]") == ("data.extra_labels", [])
     assert parse_override("model.encoder.name=vinai/phobert-base") == ("model.encoder.name", "vinai/phobert-base")
+
+
+def test_rule_and_context_features(tiny_encoder_path, tmp_path):
+    from dangtopic.data.weak import lf_names
+
+    t = SentenceTagger.create(encoder=str(tiny_encoder_path), rule_features=True, context_features=True)
+    n_lf = len(lf_names())
+    texts = ["Kết nạp 20 đảng viên mới.", "Hội nghị diễn ra sáng nay.", "Chỉ số PCI tăng."]
+    alone = t.features(texts)
+    grouped = t.features(texts, groups=["a", "a", "b"])
+    assert alone.shape == grouped.shape == (3, n_lf + 4)
+    mem = n_lf + 0  # the membership context column
+    assert alone[0, mem] == 1 and alone[1, mem] == 0
+    assert grouped[0, mem] == grouped[1, mem] == 0.5 and grouped[2, mem] == 0
+    probs_alone = t.predict_proba(texts)
+    probs_grouped = t.predict_proba(texts, groups=["a", "a", "b"])
+    assert probs_alone.shape == (3, 4) and not np.allclose(probs_alone[1], probs_grouped[1])
+    out = t.save_pretrained(tmp_path / "m")
+    assert json.loads((out / "config.json").read_text())["rule_features"] == lf_names()
+    loaded = SentenceTagger.from_pretrained(out)
+    np.testing.assert_allclose(loaded.predict_proba(texts, groups=["a", "a", "b"]), probs_grouped, atol=1e-5)
+    with pytest.raises(ValueError):
+        t.features(texts, groups=["a"])

@@ -1,0 +1,538 @@
+"""Train the extractive summariser: `dangtopic train-summarizer --config configs/summarizer.yaml`.
+
+Recipe: a deduplicated subsample of VNDS train (near-duplicates of val/test articles removed) → greedy
+oracle labels (syllable unigrams+bigrams against the abstract) → sentence embeddings from the frozen,
+truncated base encoder (cached on disk) → a small scorer (features + inter-sentence transformer) trained
+with BCE on the oracle labels, best epoch by validation ROUGE → word/sentence budget tuned on validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from dangtopic.data.rouge import RougeAccumulator, greedy_oracle, ngrams, syllables
+from dangtopic.data.vnds import iter_vnds
+from dangtopic.models.config import load_config, parse_override, to_dict
+from dangtopic.models.encoder import cache_dir
+from dangtopic.models.summarizer import (
+    FEATURES,
+    ExtractiveSummarizer,
+    SummarizerConfig,
+    is_heading,
+    select_sentences,
+    sentence_features,
+)
+
+logger = logging.getLogger("dangtopic.train_summarizer")
+
+
+@dataclass
+class SummarizerDataConfig:
+    vnds_dir: str | None = None  # None → $DANGTOPIC_VNDS_DIR or ../shared/data/vnds
+    train_articles: int = 15000  # random subsample of deduplicated VNDS train
+    val_articles: int = 1000  # VNDS val articles for epoch selection and budget tuning
+    min_sentences: int = 3
+    dedup: bool = True  # drop train articles that near-duplicate a val/test article
+    # A train article is a near-duplicate when this share of its long sentences occurs in val/test.
+    dedup_overlap: float = 0.3
+    dedup_min_syllables: int = 8
+    oracle_max_sentences: int = 5
+    # Training targets: `oracle` (1 for greedy-oracle sentences), `soft` (each sentence's own ROUGE against
+    # the abstract, scaled so the article's best is 1), or `mix` (mean of the two).
+    targets: str = "oracle"
+
+    def __post_init__(self) -> None:
+        if self.train_articles < 1 or self.val_articles < 1:
+            raise ValueError("train_articles and val_articles must be >= 1")
+        if self.targets not in ("oracle", "soft", "mix"):
+            raise ValueError(f"targets must be oracle, soft or mix, got {self.targets!r}")
+        if not 0 < self.dedup_overlap <= 1:
+            raise ValueError(f"dedup_overlap must be in (0, 1], got {self.dedup_overlap}")
+
+
+@dataclass
+class SummarizerOptimConfig:
+    epochs: int = 8
+    batch_size: int = 32  # articles per step
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    title_dropout: float = 0.15  # train without the title sometimes: users may not have one
+    grad_clip: float = 1.0
+    patience: int = 3
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs, batch_size and lr must be positive")
+        if not 0 <= self.title_dropout < 1:
+            raise ValueError(f"title_dropout must be in [0, 1), got {self.title_dropout}")
+
+
+@dataclass
+class LengthGridConfig:
+    """Budgets tried on validation after training; the best (mean syllable R-1/R-2/R-L F1) is saved."""
+
+    tune: bool = True
+    max_sentences: list[int] = field(default_factory=lambda: [2, 3])
+    max_words: list[int] = field(default_factory=lambda: [40, 50, 60])
+    redundancy: list[str] = field(default_factory=lambda: ["trigram", "mmr"])
+
+
+@dataclass
+class TrainSummarizerConfig:
+    model: SummarizerConfig = field(default_factory=SummarizerConfig)
+    data: SummarizerDataConfig = field(default_factory=SummarizerDataConfig)
+    optim: SummarizerOptimConfig = field(default_factory=SummarizerOptimConfig)
+    length: LengthGridConfig = field(default_factory=LengthGridConfig)
+    output_dir: str = "runs/summarizer"
+    feature_cache: str | None = None  # None → $DANGTOPIC_CACHE/summarizer_features; "" disables
+    threads: int = 0  # 0 = torch default
+    seed: int = 13
+    log_every: int = 500  # articles between embedding progress lines
+
+
+@dataclass
+class Doc:
+    """One training/validation article: body sentences, oracle labels and (later) embeddings."""
+
+    id: str
+    title: str
+    sentences: list[str]
+    abstract: str
+    labels: list[int]
+    soft: list[float] = field(default_factory=list)  # per-sentence ROUGE vs the abstract, max-scaled
+    emb: np.ndarray | None = None  # [n, H] float16
+    title_emb: np.ndarray | None = None  # [H] float16
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+def _norm_key(text: str) -> int:
+    return hash(" ".join(syllables(text)))
+
+
+def dedup_index(
+    vnds_dir: str | None, splits: tuple[str, ...], min_syllables: int
+) -> tuple[set[int], set[int]]:
+    """Hashes of val/test abstracts and of their long sentences (for near-duplicate detection)."""
+    abstracts: set[int] = set()
+    sents: set[int] = set()
+    for split in splits:
+        for a in iter_vnds(split, root=vnds_dir):
+            abstracts.add(_norm_key(a.abstract))
+            abstracts.add(_norm_key(a.title))
+            for s in [*a.abstract_sentences, *a.sentences]:
+                if len(syllables(s)) >= min_syllables:
+                    sents.add(_norm_key(s))
+    return abstracts, sents
+
+
+def is_near_duplicate(article, index: tuple[set[int], set[int]], overlap: float, min_syllables: int) -> bool:
+    """Same abstract or title as a held-out article, or `overlap` of its long sentences seen there."""
+    abstracts, sents = index
+    if _norm_key(article.abstract) in abstracts or (article.title and _norm_key(article.title) in abstracts):
+        return True
+    long = [
+        s for s in [*article.abstract_sentences, *article.sentences] if len(syllables(s)) >= min_syllables
+    ]
+    if not long:
+        return False
+    hits = sum(_norm_key(s) in sents for s in long)
+    return hits / len(long) >= overlap
+
+
+def sentence_rouge(sentences: list[str], reference: str) -> list[float]:
+    """Each sentence's mean(R-1 F1, R-2 F1) against the reference, scaled so the best is 1."""
+    ref = syllables(reference)
+    r1, r2 = ngrams(ref, 1), ngrams(ref, 2)
+    out = []
+    for s in sentences:
+        t = syllables(s)
+        c1, c2 = ngrams(t, 1), ngrams(t, 2)
+        f = []
+        for c, r in ((c1, r1), (c2, r2)):
+            o = sum(min(v, r[k]) for k, v in c.items() if k in r)
+            p, q = o / max(sum(c.values()), 1), o / max(sum(r.values()), 1)
+            f.append(2 * p * q / (p + q) if o else 0.0)
+        out.append(sum(f) / 2)
+    top = max(out, default=0.0)
+    return [x / top if top > 0 else 0.0 for x in out]
+
+
+def _to_doc(a, max_sentences: int, oracle_max: int) -> Doc:
+    sents = a.sentences[:max_sentences]
+    labels = greedy_oracle(sents, a.abstract, max_sentences=oracle_max)
+    return Doc(a.id, a.title, sents, a.abstract, labels, sentence_rouge(sents, a.abstract))
+
+
+def load_docs(cfg: TrainSummarizerConfig) -> tuple[list[Doc], list[Doc], dict[str, Any]]:
+    """Deduplicated, subsampled train docs and val docs with oracle labels, plus data statistics."""
+    d = cfg.data
+    rng = random.Random(cfg.seed)
+    t0 = time.time()
+    index = dedup_index(d.vnds_dir, ("val", "test"), d.dedup_min_syllables) if d.dedup else (set(), set())
+    logger.info(
+        "dedup index: %d titles/abstracts, %d sentences (%.0fs)",
+        len(index[0]),
+        len(index[1]),
+        time.time() - t0,
+    )
+    seen_train: set[int] = set()
+    pool = []
+    stats = {"train_total": 0, "train_too_short": 0, "train_dup_heldout": 0, "train_dup_internal": 0}
+    for a in iter_vnds("train", root=d.vnds_dir):
+        stats["train_total"] += 1
+        if len(a.sentences) < d.min_sentences or not a.abstract.strip():
+            stats["train_too_short"] += 1
+            continue
+        if d.dedup and is_near_duplicate(a, index, d.dedup_overlap, d.dedup_min_syllables):
+            stats["train_dup_heldout"] += 1
+            continue
+        key = _norm_key(a.abstract)
+        if key in seen_train:
+            stats["train_dup_internal"] += 1
+            continue
+        seen_train.add(key)
+        pool.append(a)
+    stats["train_eligible"] = len(pool)
+    chosen = rng.sample(pool, min(d.train_articles, len(pool)))
+    del pool
+    val_pool = [
+        a
+        for a in iter_vnds("val", root=d.vnds_dir)
+        if len(a.sentences) >= d.min_sentences and a.abstract.strip()
+    ]
+    val_chosen = random.Random(cfg.seed + 1).sample(val_pool, min(d.val_articles, len(val_pool)))
+    t1 = time.time()
+    cap = cfg.model.max_article_sentences
+    train = [_to_doc(a, cap, d.oracle_max_sentences) for a in chosen]
+    val = [_to_doc(a, cap, d.oracle_max_sentences) for a in val_chosen]
+    stats.update(
+        train_used=len(train),
+        val_used=len(val),
+        oracle_seconds=round(time.time() - t1, 1),
+        train_sentences=sum(len(x.sentences) for x in train),
+        oracle_mean_selected=round(float(np.mean([len(x.labels) for x in train])), 2) if train else 0.0,
+    )
+    logger.info("data: %s", stats)
+    return train, val, stats
+
+
+# ------------------------------------------------------------------------------------ embeddings
+
+
+def _cache_file(
+    cfg: TrainSummarizerConfig, summ: ExtractiveSummarizer, docs: list[Doc], tag: str
+) -> Path | None:
+    if cfg.feature_cache == "":
+        return None
+    root = Path(cfg.feature_cache) if cfg.feature_cache else cache_dir() / "summarizer_features"
+    spec = cfg.model.encoder
+    key = json.dumps(
+        [
+            summ.fingerprint,
+            summ.config.num_layers,
+            spec.max_length,
+            spec.prefix,
+            spec.pooling,
+            spec.word_segment,
+            [(x.id, len(x.sentences)) for x in docs],
+        ]
+    )
+    return root / f"{tag}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+
+
+def embed_docs(summ: ExtractiveSummarizer, docs: list[Doc], cfg: TrainSummarizerConfig, tag: str) -> None:
+    """Fill `doc.emb` / `doc.title_emb` with pooled embeddings, reusing the on-disk cache when it matches."""
+    path = _cache_file(cfg, summ, docs, tag)
+    if path is not None and path.exists():
+        data = np.load(path)
+        emb, offsets = data["emb"], data["offsets"]
+        logger.info("%s embeddings loaded from cache %s", tag, path)
+    else:
+        t0 = time.time()
+        texts_per_doc = [[x.title or "", *x.sentences] for x in docs]
+        offsets = np.cumsum([0] + [len(t) for t in texts_per_doc])
+        emb = np.zeros((int(offsets[-1]), summ.encoder.config.hidden_size), dtype=np.float16)
+        step = 32
+        done_log = 0
+        for start in range(0, len(docs), step):
+            texts = [t for tt in texts_per_doc[start : start + step] for t in tt]
+            # An empty title still occupies its slot; it is masked out below.
+            out = summ.embed([t or "." for t in texts]).numpy().astype(np.float16)
+            emb[offsets[start] : offsets[min(start + step, len(docs))]] = out
+            done = min(start + step, len(docs))
+            if done - done_log >= cfg.log_every or done == len(docs):
+                done_log = done
+                rate = done / max(time.time() - t0, 1e-9)
+                logger.info(
+                    "%s: embedded %d/%d articles (%.1f art/s, ETA %.0fs)",
+                    tag,
+                    done,
+                    len(docs),
+                    rate,
+                    (len(docs) - done) / max(rate, 1e-9),
+                )
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, emb=emb, offsets=offsets)
+    for i, x in enumerate(docs):
+        block = emb[offsets[i] : offsets[i + 1]]
+        x.title_emb = block[0] if x.title else None
+        x.emb = block[1:]
+
+
+# -------------------------------------------------------------------------------------- training
+
+
+def _batch(docs: list[Doc], rng: random.Random | None, title_dropout: float, targets: str = "oracle"):
+    n = max(len(x.sentences) for x in docs)
+    h = docs[0].emb.shape[1]
+    emb = torch.zeros(len(docs), n, h)
+    feats = torch.zeros(len(docs), n, len(FEATURES))
+    mask = torch.zeros(len(docs), n, dtype=torch.bool)
+    target = torch.zeros(len(docs), n)
+    for b, x in enumerate(docs):
+        k = len(x.sentences)
+        e = torch.from_numpy(x.emb.astype(np.float32))
+        use_title = x.title_emb is not None and not (rng is not None and rng.random() < title_dropout)
+        t = torch.from_numpy(x.title_emb.astype(np.float32)) if use_title else None
+        words = torch.tensor([len(s.split()) for s in x.sentences])
+        emb[b, :k] = e
+        feats[b, :k] = sentence_features(e, t, torch.arange(k), k, words)
+        mask[b, :k] = True
+        if targets != "soft":
+            target[b, x.labels] = 1.0
+        if targets != "oracle" and x.soft:
+            soft = torch.tensor(x.soft)
+            target[b, :k] = soft if targets == "soft" else (target[b, :k] + soft) / 2
+    return emb, feats, mask, target
+
+
+def predict_probs(scorer, docs: list[Doc], batch_size: int = 64) -> list[np.ndarray]:
+    """Selection probabilities for embedded docs."""
+    scorer.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(docs), batch_size):
+            chunk = docs[start : start + batch_size]
+            emb, feats, mask, _ = _batch(chunk, None, 0.0)
+            probs = torch.sigmoid(scorer(emb, feats, mask))
+            out.extend(probs[i, : len(x.sentences)].numpy() for i, x in enumerate(chunk))
+    return out
+
+
+def rouge_of_selection(
+    docs: list[Doc],
+    probs: list[np.ndarray],
+    max_sentences: int,
+    max_words: int | None,
+    redundancy: str,
+    mmr_lambda: float,
+    skip_headings: bool = True,
+) -> dict[str, float]:
+    """Mean syllable-level R-1/R-2/R-L F1 of the selections the probabilities induce (as `summarize` would)."""
+    acc = RougeAccumulator("syllable")
+    for x, p in zip(docs, probs, strict=True):
+        emb = x.emb.astype(np.float32) if redundancy == "mmr" else None
+        allowed = list(range(len(x.sentences)))
+        if skip_headings:
+            allowed = [i for i in allowed if not is_heading(x.sentences[i])] or allowed
+        idx, _ = select_sentences(
+            p, x.sentences, allowed, max_sentences, max_words, redundancy, mmr_lambda, emb
+        )
+        acc.add(" ".join(x.sentences[i] for i in idx), x.abstract)
+    r = acc.result()
+    out = {k: round(v["f"], 4) for k, v in r.items()}
+    out["mean"] = round(float(np.mean(list(out.values()))), 4)
+    return out
+
+
+def train_scorer(
+    summ: ExtractiveSummarizer, train: list[Doc], val: list[Doc], cfg: TrainSummarizerConfig
+) -> list[dict[str, Any]]:
+    """BCE on oracle labels; keeps the epoch with the best validation ROUGE. Returns the epoch log."""
+    o = cfg.optim
+    mc = summ.config
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    scorer = summ.scorer
+    opt = torch.optim.AdamW(scorer.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    steps_per_epoch = max(1, (len(train) + o.batch_size - 1) // o.batch_size)
+    total_steps = steps_per_epoch * o.epochs
+    warmup = max(1, total_steps // 20)
+
+    def lr_at(step: int) -> float:  # linear warm-up, then cosine decay to 5% of the peak
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    best, best_state, bad, history = -1.0, None, 0, []
+    order = list(range(len(train)))
+    for epoch in range(1, o.epochs + 1):
+        t0 = time.time()
+        scorer.train()
+        rng.shuffle(order)
+        total, count = 0.0, 0
+        for start in range(0, len(order), o.batch_size):
+            chunk = [train[i] for i in order[start : start + o.batch_size]]
+            emb, feats, mask, target = _batch(chunk, rng, o.title_dropout, cfg.data.targets)
+            logits = scorer(emb, feats, mask)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], target[mask])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(scorer.parameters(), o.grad_clip)
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(chunk)
+            count += len(chunk)
+        probs = predict_probs(scorer, val)
+        val_rouge = rouge_of_selection(
+            val, probs, mc.max_sentences, mc.max_words, mc.redundancy, mc.mmr_lambda, mc.skip_headings
+        )
+        entry = {
+            "epoch": epoch,
+            "train_loss": round(total / max(count, 1), 4),
+            "val": val_rouge,
+            "seconds": round(time.time() - t0, 1),
+        }
+        history.append(entry)
+        logger.info("epoch %d: %s", epoch, entry)
+        if val_rouge["mean"] > best:
+            best, bad = val_rouge["mean"], 0
+            best_state = {k: v.detach().clone() for k, v in scorer.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= o.patience:
+                logger.info("early stop: no validation gain for %d epochs", bad)
+                break
+    if best_state is not None:
+        scorer.load_state_dict(best_state)
+    scorer.eval()
+    return history
+
+
+def tune_length(summ: ExtractiveSummarizer, val: list[Doc], grid: LengthGridConfig) -> list[dict[str, Any]]:
+    """Try the budget grid on validation and set the best into `summ.config`. Returns all results."""
+    probs = predict_probs(summ.scorer, val)
+    results = []
+    for red in grid.redundancy:
+        for ms in grid.max_sentences:
+            for mw in grid.max_words:
+                r = rouge_of_selection(
+                    val, probs, ms, mw, red, summ.config.mmr_lambda, summ.config.skip_headings
+                )
+                results.append({"redundancy": red, "max_sentences": ms, "max_words": mw, "val": r})
+                logger.info("budget %s/%d sents/%d words: %s", red, ms, mw, r)
+    best = max(results, key=lambda x: x["val"]["mean"])
+    summ.config.redundancy = best["redundancy"]
+    summ.config.max_sentences = best["max_sentences"]
+    summ.config.max_words = best["max_words"]
+    return results
+
+
+def train(cfg: TrainSummarizerConfig, output_dir: str | Path | None = None) -> ExtractiveSummarizer:
+    """Run the whole recipe and save the model to `output_dir` (default `cfg.output_dir`)."""
+    t_start = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    summ = ExtractiveSummarizer.from_config(cfg.model)
+    train_docs, val_docs, stats = load_docs(cfg)
+    if not train_docs or not val_docs:
+        raise RuntimeError("no training or validation articles after filtering")
+    t_embed = time.time()
+    embed_docs(summ, train_docs, cfg, "train")
+    embed_docs(summ, val_docs, cfg, "val")
+    embed_seconds = time.time() - t_embed
+    t_fit = time.time()
+    history = train_scorer(summ, train_docs, val_docs, cfg)
+    budget = tune_length(summ, val_docs, cfg.length) if cfg.length.tune else []
+    final_val = rouge_of_selection(
+        val_docs,
+        predict_probs(summ.scorer, val_docs),
+        summ.config.max_sentences,
+        summ.config.max_words,
+        summ.config.redundancy,
+        summ.config.mmr_lambda,
+        summ.config.skip_headings,
+    )
+    oracle_val = RougeAccumulator("syllable")
+    for x in val_docs:
+        oracle_val.add(" ".join(x.sentences[i] for i in x.labels), x.abstract)
+    summ.metrics = {
+        "val": final_val,
+        "val_oracle": {k: round(v["f"], 4) for k, v in oracle_val.result().items()},
+        "val_articles": len(val_docs),
+    }
+    summ.training_info = {
+        "data": stats,
+        "config": to_dict(cfg),
+        "epochs": history,
+        "budget_grid": budget,
+        "seconds": {
+            "total": round(time.time() - t_start, 1),
+            "embed": round(embed_seconds, 1),
+            "fit": round(time.time() - t_fit, 1),
+        },
+        "torch_threads": torch.get_num_threads(),
+    }
+    out = Path(output_dir or cfg.output_dir)
+    summ.save_pretrained(out)
+    logger.info("saved to %s in %.1f min (val %s)", out, (time.time() - t_start) / 60, final_val)
+    return summ
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+def default_config_path() -> Path:
+    return Path(__file__).resolve().parents[1] / "configs" / "summarizer.yaml"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--config", default=str(default_config_path()), help="YAML training config")
+    parser.add_argument("--output", default=None, help="output folder (overrides output_dir)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set data.train_articles=2000 (repeatable)",
+    )
+
+
+def run(args) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = dict(parse_override(o) for o in args.overrides)
+    cfg = load_config(TrainSummarizerConfig, args.config, overrides)
+    summ = train(cfg, args.output)
+    print(
+        json.dumps(
+            {
+                "output": str(Path(args.output or cfg.output_dir)),
+                "val": summ.metrics["val"],
+                "val_oracle": summ.metrics["val_oracle"],
+                "seconds": summ.training_info["seconds"],
+                "data": summ.training_info["data"],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    return 0
