@@ -64,8 +64,19 @@ def parse_vnds_record(d: dict) -> VndsArticle:
     )
 
 
-def iter_vnds(split: str, root: str | Path | None = None, limit: int | None = None) -> Iterator[VndsArticle]:
-    """Stream detokenised articles of one VNDS split (`train`, `val`, `test`)."""
+def _line_id(line: str) -> str | None:
+    """The `id` of a raw VNDS line without parsing the whole JSON (ids come first in this corpus)."""
+    if line.startswith('{"id": "'):
+        end = line.find('"', 8)
+        if end > 0:
+            return line[8:end]
+    return None
+
+
+def iter_vnds(
+    split: str, root: str | Path | None = None, limit: int | None = None, ids: set[str] | None = None
+) -> Iterator[VndsArticle]:
+    """Stream detokenised articles of one VNDS split (`train`, `val`, `test`); `ids` keeps only those."""
     if split not in SPLITS:
         raise ValueError(f"unknown VNDS split {split!r}; expected one of {SPLITS}")
     path = Path(root) if root else default_vnds_dir()
@@ -76,5 +87,15 @@ def iter_vnds(split: str, root: str | Path | None = None, limit: int | None = No
         for i, line in enumerate(f):
             if limit is not None and i >= limit:
                 break
-            if line.strip():
+            if not line.strip():
+                continue
+            if ids is not None:
+                quick = _line_id(line)
+                if quick is not None and quick not in ids:
+                    continue
+                record = json.loads(line)
+                if record.get("id") not in ids:
+                    continue
+                yield parse_vnds_record(record)
+            else:
                 yield parse_vnds_record(json.loads(line))

@@ -155,12 +155,11 @@ def weak_article_context(tagger: SentenceTagger, examples: list[Example], vnds_d
     wanted = {e.group for e in examples if e.source == "weak"}
     n_ctx = len(tagger.config.labels)
     context: dict[str, np.ndarray] = {}
-    for art in iter_vnds("train", vnds_dir):
-        if art.id in wanted:
-            sents = art.labelled_sentences
-            context[art.id] = tagger.features(sents, [art.id] * len(sents))[0, -n_ctx:]
-            if len(context) == len(wanted):
-                break
+    for art in iter_vnds("train", vnds_dir, ids=wanted):
+        sents = art.labelled_sentences
+        context[art.id] = tagger.features(sents, [art.id] * len(sents))[0, -n_ctx:]
+        if len(context) == len(wanted):
+            break
     for e in examples:
         if e.source == "weak" and e.group in context:
             e.feats = e.feats.copy()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from dangtopic import LABELS
 from dangtopic.data.labels import (
     LabelledSentence,

@@ -99,3 +99,19 @@ def test_real_vnds_first_articles_are_detokenised():
         assert a.title and a.sentences
         assert not any("_" in s for s in a.sentences[:5])
         assert not any(" ," in s or " ." in s[-2:] for s in a.sentences)
+
+
+def test_iter_vnds_id_filter(tmp_path):
+    import gzip
+    import json
+
+    from dangtopic.data.vnds import iter_vnds
+
+    path = tmp_path / "vnds_train.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        for i in range(5):
+            rec = {"id": f"train/{i:06d}", "title": f"Tiêu_đề {i}", "abstract": "Tóm_tắt .", "paragraphs": [["Câu ."]]}
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    got = [a.id for a in iter_vnds("train", tmp_path, ids={"train/000001", "train/000004"})]
+    assert got == ["train/000001", "train/000004"]
+    assert [a.title for a in iter_vnds("train", tmp_path, limit=2)] == ["Tiêu đề 0", "Tiêu đề 1"]

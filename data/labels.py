@@ -1,0 +1,407 @@
+"""Hand-labelled sentences: loading, matching keys, and the article-level train/dev/test split.
+
+Hand labels are JSONL records `{"id": "<article id>#<k>", "text", "labels", ["source"]}`; `k` is the
+sentence index within the article (VNDS: title, abstract sentences, body). The split is by ARTICLE
+(near-duplicate articles that share sentences are kept together) and is committed as
+`data/labels/split_v1.json` so every trainer and evaluator holds out the same articles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dangtopic import LABELS
+from dangtopic.data.text import normalize_sentence, normalize_text
+
+DEFAULT_FILE = "sentences_labelled.jsonl"
+LABELS_DIR = Path(__file__).resolve().parent / "labels"
+SPLIT_V1 = LABELS_DIR / "split_v1.json"
+PARTS = ("train", "dev", "test")
+
+# Old-style tone placement ("hoà", "uỷ", "khoẻ") vs new style ("hòa", "ủy", "khỏe") when the
+# diphthong ends the syllable; both occur in scraped news, so matching keys put the tone on the first vowel.
+# A table over NFC characters: much faster than an NFD round trip on every sentence.
+_TONES = "\u0300\u0301\u0303\u0309\u0323"
+_TONE_TABLE: dict[str, str] = {}
+for _first, _second in (("o", "a"), ("o", "e"), ("u", "y")):
+    for _f, _s in ((_first, _second), (_first.upper(), _second), (_first.upper(), _second.upper())):
+        for _t in _TONES:
+            _TONE_TABLE[_f + unicodedata.normalize("NFC", _s + _t)] = (
+                unicodedata.normalize("NFC", _f + _t) + _s
+            )
+# VNDS joins syllables with "_", which must count as a boundary too.
+_OLD_TONE = re.compile("(?:" + "|".join(sorted(_TONE_TABLE)) + r")(?![^\W_])")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def canonical_tones(text: str) -> str:
+    """Move the tone mark of a word-final `oa`/`oe`/`uy` to the first vowel (`uỷ` → `ủy`, `hoà` → `hòa`).
+
+    Expects NFC text (what `normalize_text` produces).
+    """
+    return _OLD_TONE.sub(lambda m: _TONE_TABLE[m.group(0)], text)
+
+
+def sentence_key(text: str) -> int:
+    """64-bit matching key of a sentence: case, spacing, punctuation, VNDS `_` and tone placement ignored."""
+    folded = _NON_WORD.sub("", canonical_tones(unicodedata.normalize("NFC", text)).lower())
+    return int.from_bytes(hashlib.blake2b(folded.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+@dataclass
+class LabelledSentence:
+    """One hand-labelled sentence; `labels` are in `LABELS` order, `[]` means other."""
+
+    id: str
+    article_id: str
+    index: int
+    text: str
+    labels: list[str]
+    source: str = "shared-hand"
+
+
+def default_labels_dir() -> Path:
+    """`$DANGTOPIC_LABELS` (a folder or a file's folder), else `../shared/data/labels` beside the checkout."""
+    env = os.environ.get("DANGTOPIC_LABELS")
+    if env:
+        p = Path(env)
+        return p.parent if p.suffix == ".jsonl" else p
+    here = Path(__file__).resolve().parents[1]
+    for base in (Path.cwd(), here):
+        cand = base.parent / "shared" / "data" / "labels"
+        if cand.is_dir():
+            return cand
+    return Path.cwd().parent / "shared" / "data" / "labels"
+
+
+def default_labels_file() -> Path:
+    env = os.environ.get("DANGTOPIC_LABELS")
+    if env and Path(env).suffix == ".jsonl":
+        return Path(env)
+    return default_labels_dir() / DEFAULT_FILE
+
+
+def parse_id(sid: str) -> tuple[str, int]:
+    """`train/010416#3` → (`train/010416`, 3)."""
+    art, sep, k = sid.rpartition("#")
+    if not sep or not art or not k.isdigit():
+        raise ValueError(f"sentence id must look like '<article>#<index>', got {sid!r}")
+    return art, int(k)
+
+
+def parse_record(d: dict, default_source: str = "shared-hand") -> LabelledSentence:
+    """Validate one JSON record into a `LabelledSentence` (raises `ValueError` with the reason)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"expected a JSON object, got {type(d).__name__}")
+    missing = [k for k in ("id", "text", "labels") if k not in d]
+    if missing:
+        raise ValueError(f"missing field(s) {missing}")
+    if not isinstance(d["text"], str) or not d["text"].strip():
+        raise ValueError("empty text")
+    labels = d["labels"]
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"labels must be a list of strings, got {labels!r}")
+    unknown = sorted(set(labels) - set(LABELS))
+    if unknown:
+        raise ValueError(f"unknown label(s) {unknown}; expected a subset of {list(LABELS)}")
+    art, k = parse_id(str(d["id"]))
+    return LabelledSentence(
+        id=str(d["id"]),
+        article_id=art,
+        index=k,
+        text=normalize_sentence(d["text"]),
+        labels=[lab for lab in LABELS if lab in labels],
+        source=str(d.get("source") or default_source),
+    )
+
+
+def load_labelled(path: str | Path | None = None, source: str = "shared-hand") -> list[LabelledSentence]:
+    """Read a hand-label JSONL file (default: the shared `sentences_labelled.jsonl`).
+
+    `source` is used for records without a `source` field. Any malformed record or duplicate id raises
+    `ValueError` naming the file and line, so a bad label file never trains silently.
+    """
+    p = Path(path) if path else default_labels_file()
+    if p.is_dir():
+        p = p / DEFAULT_FILE
+    if not p.exists():
+        raise FileNotFoundError(f"hand-label file not found: {p} (set DANGTOPIC_LABELS)")
+    items: list[LabelledSentence] = []
+    seen: set[str] = set()
+    with open(p, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                item = parse_record(json.loads(line), source)
+            except (ValueError, json.JSONDecodeError) as e:
+                raise ValueError(f"{p}:{lineno}: {e}") from e
+            if item.id in seen:
+                raise ValueError(f"{p}:{lineno}: duplicate sentence id {item.id!r}")
+            seen.add(item.id)
+            items.append(item)
+    return items
+
+
+def labels_to_vector(labels: Iterable[str]) -> list[int]:
+    """Multi-hot vector in `LABELS` order; unknown labels raise `ValueError`."""
+    labels = list(labels)
+    unknown = sorted(set(labels) - set(LABELS))
+    if unknown:
+        raise ValueError(f"unknown label(s) {unknown}")
+    return [int(lab in labels) for lab in LABELS]
+
+
+# --- article-level split -------------------------------------------------------------------------
+
+# Sentences shorter than this (captions, "Ảnh: VGP") are shared by unrelated articles; they must not glue
+# articles into one group.
+_MIN_GROUP_CHARS = 40
+
+
+def _hash01(*parts: object) -> float:
+    h = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64
+
+
+def article_groups(items: Sequence[LabelledSentence]) -> list[list[str]]:
+    """Articles grouped when they share a (long) sentence: republished stories must not straddle parts."""
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    owner: dict[int, str] = {}
+    for it in items:
+        parent.setdefault(it.article_id, it.article_id)
+        if len(_NON_WORD.sub("", it.text)) < _MIN_GROUP_CHARS:
+            continue
+        key = sentence_key(it.text)
+        if key in owner:
+            a, b = find(owner[key]), find(it.article_id)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        else:
+            owner[key] = it.article_id
+    groups: dict[str, list[str]] = defaultdict(list)
+    for art in parent:
+        groups[find(art)].append(art)
+    return sorted(sorted(g) for g in groups.values())
+
+
+def split_articles(
+    items: Sequence[LabelledSentence], dev_fraction: float = 0.15, test_fraction: float = 0.25, seed: int = 0
+) -> dict[str, list[str]]:
+    """Article ids per part (`train`, `dev`, `test`), stratified so rare labels reach every part.
+
+    Groups of articles are placed greedily, rarest label first and biggest group first: a group goes to
+    the part that still lacks that label, else the one with the largest remaining deficit for it
+    (targets = fraction × label total). Label-free groups then fill the article-count deficits.
+    Ties break on a hash of (seed, group), so the result is deterministic for a given seed.
+    """
+    if not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
+        raise ValueError(f"bad fractions dev={dev_fraction} test={test_fraction}")
+    frac = {"train": 1 - dev_fraction - test_fraction, "dev": dev_fraction, "test": test_fraction}
+    groups = article_groups(items)
+    by_art: dict[str, Counter] = defaultdict(Counter)
+    for it in items:
+        by_art[it.article_id].update(it.labels)
+    g_counts = [sum((by_art[a] for a in g), Counter()) for g in groups]
+    total = sum(g_counts, Counter())
+    n_articles = sum(len(g) for g in groups)
+    rarity = sorted((lab for lab in LABELS if total[lab]), key=lambda lab: (total[lab], lab))
+
+    def rarest(c: Counter) -> int:
+        for r, lab in enumerate(rarity):
+            if c[lab]:
+                return r
+        return len(rarity)
+
+    order = sorted(
+        range(len(groups)),
+        key=lambda i: (
+            rarest(g_counts[i]),
+            -g_counts[i][rarity[rarest(g_counts[i])]] if rarest(g_counts[i]) < len(rarity) else 0,
+            -len(groups[i]),
+            _hash01(seed, groups[i][0]),
+        ),
+    )
+    have = {p: Counter() for p in PARTS}
+    n_have = dict.fromkeys(PARTS, 0)
+    out: dict[str, list[str]] = {p: [] for p in PARTS}
+    for i in order:
+        c, r = g_counts[i], rarest(g_counts[i])
+
+        def score(p: str, c: Counter = c, r: int = r, i: int = i) -> tuple:
+            art_deficit = (frac[p] * n_articles - n_have[p]) / (frac[p] * n_articles)
+            if r < len(rarity):
+                lab = rarity[r]
+                lacks = have[p][lab] == 0
+                deficit = frac[p] * total[lab] - have[p][lab]
+                return (
+                    lacks,
+                    deficit + 0.25 * art_deficit * total[lab] * frac[p],
+                    _hash01(seed, p, groups[i][0]),
+                )
+            return (False, art_deficit, _hash01(seed, p, groups[i][0]))
+
+        best = max(PARTS, key=score)
+        out[best].extend(groups[i])
+        have[best].update(c)
+        n_have[best] += len(groups[i])
+    return {p: sorted(out[p]) for p in PARTS}
+
+
+def split_by_article(
+    items: Sequence[LabelledSentence], dev_fraction: float = 0.15, test_fraction: float = 0.25, seed: int = 0
+) -> tuple[list[LabelledSentence], list[LabelledSentence], list[LabelledSentence]]:
+    """(train, dev, test) sentences; no article (or near-duplicate article group) is in two parts."""
+    return apply_split(items, split_articles(items, dev_fraction, test_fraction, seed))
+
+
+def apply_split(
+    items: Sequence[LabelledSentence], split: dict
+) -> tuple[list[LabelledSentence], list[LabelledSentence], list[LabelledSentence]]:
+    """Partition sentences by a split dict (`{"train": [ids], "dev": [...], "test": [...]}`).
+
+    A sentence whose article is in no part raises `ValueError`: evaluation must never guess.
+    """
+    part_of = {aid: p for p in PARTS for aid in split[p]}
+    parts: dict[str, list[LabelledSentence]] = {p: [] for p in PARTS}
+    missing = sorted({it.article_id for it in items if it.article_id not in part_of})
+    if missing:
+        raise ValueError(f"{len(missing)} article(s) in no split part, e.g. {missing[:3]}")
+    for it in items:
+        parts[part_of[it.article_id]].append(it)
+    return parts["train"], parts["dev"], parts["test"]
+
+
+def split_summary(items: Sequence[LabelledSentence], split: dict) -> dict[str, dict]:
+    """Articles, sentences and per-label sentence counts of each part."""
+    train, dev, test = apply_split(items, split)
+    out = {}
+    for name, part in zip(PARTS, (train, dev, test), strict=True):
+        c = Counter(lab for it in part for lab in it.labels)
+        out[name] = {"articles": len(split[name]), "sentences": len(part), **{lab: c[lab] for lab in LABELS}}
+    return out
+
+
+def make_split(
+    items: Sequence[LabelledSentence],
+    dev_fraction: float = 0.15,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    source: str = DEFAULT_FILE,
+) -> dict:
+    """The split as a JSON-ready dict (top-level `train`/`dev`/`test` lists plus provenance and counts)."""
+    parts = split_articles(items, dev_fraction, test_fraction, seed)
+    split = {
+        "version": "v1",
+        "source": source,
+        "seed": seed,
+        "fractions": {
+            "train": round(1 - dev_fraction - test_fraction, 4),
+            "dev": dev_fraction,
+            "test": test_fraction,
+        },
+        **parts,
+    }
+    split["counts"] = split_summary(items, split)
+    return split
+
+
+def load_split(path: str | Path | None = None) -> dict:
+    """Read a split file (default: the committed `data/labels/split_v1.json`) and check it is disjoint."""
+    p = Path(path) if path else SPLIT_V1
+    split = json.loads(Path(p).read_text(encoding="utf-8"))
+    for part in PARTS:
+        if part not in split or not isinstance(split[part], list):
+            raise ValueError(f"{p}: missing part {part!r}")
+    seen: dict[str, str] = {}
+    for part in PARTS:
+        for aid in split[part]:
+            if aid in seen:
+                raise ValueError(f"{p}: article {aid} is in both {seen[aid]} and {part}")
+            seen[aid] = part
+    return split
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dangtopic.data.labels [--write]`: print (and optionally rewrite) split_v1.json."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--labels", help="hand-label JSONL (default: shared sentences_labelled.jsonl)")
+    ap.add_argument("--out", default=str(SPLIT_V1))
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--dev", type=float, default=0.15)
+    ap.add_argument("--test", type=float, default=0.25)
+    ap.add_argument("--write", action="store_true", help="write the split file (else only print it)")
+    args = ap.parse_args(argv)
+    items = load_labelled(args.labels)
+    split = make_split(items, args.dev, args.test, args.seed)
+    for part, c in split["counts"].items():
+        print(part, json.dumps(c, ensure_ascii=False))
+    if args.write:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(split, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print("wrote", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+# --- seed articles ---------------------------------------------------------------------------------------
+
+# Page furniture seen on scraped provincial news pages: hotlines, date stamps, counters, comment widgets.
+_FURNITURE = re.compile(
+    r"^(?:hotline|thư viện|tiếng việt|chia sẻ|bình luận|viết bình luận|ý kiến bạn đọc|thăm dò ý kiến|"
+    r"chuyên mục khác|xếp hạng|tổng số điểm|click để|bạn đã không sử dụng|hiện tại chưa có bình luận|"
+    r"quà tặng|tác giả bài viết|bài, ảnh|ảnh:)|"
+    r"^(?:thứ \w+,? )?(?:-\s*)?\d{1,2}/\d{1,2}/\d{4}|^cập nhật ngày|^\(?\d+\)?$|gmt\+7|\|",
+    re.IGNORECASE,
+)
+_BOUNDARY = re.compile(r"(?<=[.!?…])\s+")
+_ABBREV_END = re.compile(r"(?:\b(?:TP|Tp|TS|ThS|PGS|GS|Th|St|Mr|Dr|[A-ZĐ])\.)$")
+
+
+def is_furniture(line: str) -> bool:
+    """True for obvious page furniture (hotline bar, date stamps, view counters, comment widgets)."""
+    line = line.strip()
+    return not line or bool(_FURNITURE.search(line))
+
+
+def _starts_sentence(rest: str) -> bool:
+    rest = rest.lstrip("\"“‘'(")
+    return bool(rest) and (rest[0].isupper() or rest[0].isdigit())
+
+
+def simple_sentences(text: str) -> list[str]:
+    """A simple splitter for scraped articles: lines, then '. ' boundaries before an upper-case letter or a
+    digit (not after 'TP.' and the like); page-furniture lines and fragments are dropped."""
+    out: list[str] = []
+    for line in normalize_text(text).split("\n"):
+        if is_furniture(line):
+            continue
+        start = 0
+        line = line.strip()
+        for m in _BOUNDARY.finditer(line):
+            head = line[start : m.start()]
+            if _starts_sentence(line[m.end() :]) and not _ABBREV_END.search(head):
+                out.append(head)
+                start = m.end()
+        out.append(line[start:])
+    return [s.strip() for s in out if s.strip() and not is_furniture(s)]

@@ -1,0 +1,233 @@
+"""Hand-label loading, matching keys, the article-level split and the committed label files."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dangtopic import LABELS
+from dangtopic.data.labels import (
+    LABELS_DIR,
+    SPLIT_V1,
+    LabelledSentence,
+    apply_split,
+    article_groups,
+    canonical_tones,
+    default_labels_file,
+    is_furniture,
+    labels_to_vector,
+    load_labelled,
+    load_split,
+    make_split,
+    sentence_key,
+    simple_sentences,
+    split_articles,
+    split_by_article,
+)
+
+
+def _write(path: Path, rows: list) -> Path:
+    path.write_text(
+        "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_load_labelled_parses_and_normalises(tmp_path):
+    p = _write(
+        tmp_path / "l.jsonl",
+        [
+            {"id": "train/000001#0", "text": "  Kết nạp   đảng viên ", "labels": ["training", "membership"]},
+            {"id": "train/000001#3", "text": "Khác.", "labels": [], "source": "someone"},
+            "",
+        ],
+    )
+    items = load_labelled(p)
+    assert [it.id for it in items] == ["train/000001#0", "train/000001#3"]
+    first = items[0]
+    assert (first.article_id, first.index, first.text) == ("train/000001", 0, "Kết nạp đảng viên")
+    assert first.labels == ["membership", "training"]  # LABELS order
+    assert first.source == "shared-hand" and items[1].source == "someone"
+    assert load_labelled(p, source="x")[0].source == "x"
+
+
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        ({"id": "a#0", "text": "x", "labels": ["politics"]}, "unknown label"),
+        ({"id": "no-index", "text": "x", "labels": []}, "sentence id"),
+        ({"id": "a#0", "text": "   ", "labels": []}, "empty text"),
+        ({"id": "a#0", "text": "x"}, "missing field"),
+        ({"id": "a#0", "text": "x", "labels": "membership"}, "list of strings"),
+        ('{"id": "a#0", "text": ', "line 2"),
+    ],
+)
+def test_load_labelled_rejects_bad_records_with_file_and_line(tmp_path, bad, msg):
+    p = _write(tmp_path / "l.jsonl", [{"id": "ok#0", "text": "x", "labels": []}, bad])
+    with pytest.raises(ValueError, match=msg) as e:
+        load_labelled(p)
+    assert f"{p}:2" in str(e.value)
+
+
+def test_load_labelled_rejects_duplicate_ids_and_missing_file(tmp_path):
+    row = {"id": "a#0", "text": "x", "labels": []}
+    with pytest.raises(ValueError, match="duplicate"):
+        load_labelled(_write(tmp_path / "d.jsonl", [row, row]))
+    with pytest.raises(FileNotFoundError):
+        load_labelled(tmp_path / "missing.jsonl")
+
+
+def test_default_labels_file_follows_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DANGTOPIC_LABELS", str(tmp_path))
+    assert default_labels_file() == tmp_path / "sentences_labelled.jsonl"
+    monkeypatch.setenv("DANGTOPIC_LABELS", str(tmp_path / "other.jsonl"))
+    assert default_labels_file() == tmp_path / "other.jsonl"
+
+
+def test_labels_to_vector():
+    assert labels_to_vector([]) == [0, 0, 0, 0]
+    assert labels_to_vector(["training", "membership"]) == [1, 0, 0, 1]
+    assert labels_to_vector(LABELS) == [1, 1, 1, 1]
+    with pytest.raises(ValueError):
+        labels_to_vector(["politics"])
+
+
+def test_canonical_tones_and_sentence_key():
+    assert canonical_tones("Uỷ ban, hoà bình, khoẻ, thuỷ") == "Ủy ban, hòa bình, khỏe, thủy"
+    assert canonical_tones("hoàn thành") == "hoàn thành"  # the diphthong is not word-final
+    same = [
+        "Uỷ ban Kiểm tra Tỉnh uỷ kỷ luật 3 đảng viên .",
+        "ủy ban kiểm tra tỉnh ủy kỷ luật 3 đảng viên",
+        "Uỷ_ban Kiểm_tra Tỉnh_uỷ kỷ_luật 3 đảng_viên .",
+    ]
+    assert len({sentence_key(s) for s in same}) == 1
+    assert sentence_key(same[0]) != sentence_key("Uỷ ban Kiểm tra Tỉnh uỷ kỷ luật 4 đảng viên.")
+
+
+def _synthetic(n_articles: int = 40) -> list[LabelledSentence]:
+    """Articles with a few rare-label ones (membership, training), like the real hand labels."""
+    items = []
+    for a in range(n_articles):
+        aid = f"train/{a:06d}"
+        for k in range(6):
+            labels = []
+            if a % 9 == 0 and k < 2:
+                labels = ["membership"]
+            elif a % 11 == 1 and k == 0:
+                labels = ["training"]
+            elif a % 3 == 0:
+                labels = ["inspection"]
+            elif a % 4 == 0:
+                labels = ["restructuring"]
+            items.append(
+                LabelledSentence(
+                    f"{aid}#{k}", aid, k, f"Câu số {k} của bài {a} về chủ đề số {a * 7 + k}.", labels
+                )
+            )
+    return items
+
+
+def test_split_by_article_is_disjoint_deterministic_and_stratified():
+    items = _synthetic()
+    train, dev, test = split_by_article(items, 0.15, 0.25, seed=3)
+    arts = [{it.article_id for it in part} for part in (train, dev, test)]
+    assert not (arts[0] & arts[1] or arts[0] & arts[2] or arts[1] & arts[2])
+    assert len(train) + len(dev) + len(test) == len(items)
+    for part in (train, dev, test):
+        got = Counter(lab for it in part for lab in it.labels)
+        assert got["membership"] > 0 and got["training"] > 0, got
+    assert split_articles(items, 0.15, 0.25, seed=3) == split_articles(items, 0.15, 0.25, seed=3)
+    assert len(arts[0]) > len(arts[2]) > len(arts[1])  # roughly 60 / 25 / 15
+
+
+def test_split_keeps_articles_sharing_a_sentence_together():
+    items = _synthetic(12)
+    shared = "Một câu dài được đăng lại nguyên văn ở hai bài báo khác nhau về công tác cán bộ."
+    items.append(LabelledSentence("train/000001#9", "train/000001", 9, shared, []))
+    items.append(LabelledSentence("train/000002#9", "train/000002", 9, shared, []))
+    assert ["train/000001", "train/000002"] in article_groups(items)
+    for seed in range(5):
+        split = split_articles(items, 0.2, 0.3, seed)
+        part = {aid: p for p, ids in split.items() for aid in ids}
+        assert part["train/000001"] == part["train/000002"]
+
+
+def test_split_rejects_bad_fractions_and_unknown_articles():
+    items = _synthetic(10)
+    with pytest.raises(ValueError):
+        split_articles(items, 0.6, 0.5)
+    with pytest.raises(ValueError, match="no split part"):
+        apply_split(items, {"train": [], "dev": [], "test": []})
+
+
+def test_load_split_detects_overlap(tmp_path):
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps({"train": ["a"], "dev": ["a"], "test": []}))
+    with pytest.raises(ValueError, match="both"):
+        load_split(p)
+
+
+def test_committed_split_file_is_well_formed():
+    split = load_split(SPLIT_V1)
+    assert split["version"] == "v1" and set(split["fractions"]) == {"train", "dev", "test"}
+    for part in ("train", "dev", "test"):
+        assert split["counts"][part]["membership"] > 0 and split["counts"][part]["training"] > 0
+
+
+def test_committed_split_matches_shared_hand_labels():
+    path = default_labels_file()
+    if not path.exists():
+        pytest.skip("shared hand labels not available")
+    items = load_labelled(path)
+    split = load_split()
+    train, dev, test = apply_split(items, split)  # raises if an article is missing
+    assert len(train) + len(dev) + len(test) == len(items)
+    regenerated = make_split(items, split["fractions"]["dev"], split["fractions"]["test"], split["seed"])
+    assert {p: regenerated[p] for p in ("train", "dev", "test")} == {
+        p: split[p] for p in ("train", "dev", "test")
+    }
+
+
+def test_simple_sentences_and_furniture():
+    text = (
+        "HOTLINE: 0834 244 333 | THƯ VIỆN\n\nTiêu đề bài\n\n16/08/2019 06:06\n"
+        "Câu một ở TP. Hồ Chí Minh có 3 ý. Câu hai kết nạp 10 đảng viên. 2.000 người dự...\n"
+        "Ý kiến bạn đọc\nẢnh: MT\n"
+    )
+    assert simple_sentences(text) == [
+        "Tiêu đề bài",
+        "Câu một ở TP. Hồ Chí Minh có 3 ý.",
+        "Câu hai kết nạp 10 đảng viên.",
+        "2.000 người dự...",
+    ]
+    assert is_furniture("Cập nhật ngày: 09/10/2018 | 16:34 GMT+7") and not is_furniture(
+        "Tổng số đảng viên là 1.985."
+    )
+
+
+@pytest.mark.parametrize("name", ["seeds_labelled.jsonl", "extra_labelled.jsonl"])
+def test_committed_label_files_load(name):
+    items = load_labelled(LABELS_DIR / name)
+    assert items and all(it.source == "dangtopic-dev-llm" for it in items)
+    counts = Counter(lab for it in items for lab in it.labels)
+    assert counts["membership"] >= 20 and counts["training"] >= 10
+    if name.startswith("seeds"):
+        assert all(it.article_id.startswith("seed/") for it in items)
+        assert len({it.article_id for it in items}) == 5
+
+
+def test_extra_labels_avoid_hand_labelled_articles():
+    path = default_labels_file()
+    if not path.exists():
+        pytest.skip("shared hand labels not available")
+    hand = load_labelled(path)
+    hand_articles = {it.article_id for it in hand}
+    hand_keys = {sentence_key(it.text) for it in hand}
+    extra = load_labelled(LABELS_DIR / "extra_labelled.jsonl")
+    assert not {it.article_id for it in extra} & hand_articles
+    assert not {sentence_key(it.text) for it in extra} & hand_keys
+    assert all(it.article_id.startswith("train/") for it in extra)
