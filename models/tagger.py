@@ -192,6 +192,8 @@ class SentenceTagger:
             adapter_cfg = json.loads(cfg_file.read_text())
             adapter_cfg["base_model_name_or_path"] = self.config.encoder.name
             cfg_file.write_text(json.dumps(adapter_cfg, indent=2))
+            # peft's boilerplate card names the local base path; the folder's README.md is the real card.
+            (folder / "adapter" / "README.md").unlink(missing_ok=True)
         elif self.config.lora.r == 0:
             self.encoder.save_pretrained(folder / "encoder")
             self.tokenizer.save_pretrained(folder / "encoder")

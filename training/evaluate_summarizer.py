@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dangtopic.data.rouge import ROUGE_TYPES, RougeAccumulator, greedy_oracle, lead
 from dangtopic.data.vnds import iter_vnds
 from dangtopic.models.summarizer import (
@@ -36,7 +37,7 @@ TOKENIZERS = ("syllable", "default")
 class E5Embedder:
     """Plain e5 sentence embeddings (all layers, `passage: ` prefix, mean pool, L2) for TextRank."""
 
-    def __init__(self, name: str | None = None, max_length: int = 128, batch_size: int = 64) -> None:
+    def __init__(self, name: str | None = None, max_length: int = 64, batch_size: int = 64) -> None:
         from dangtopic.models.encoder import load_encoder
 
         self.model, self.tokenizer, self.fingerprint = load_encoder(name)
@@ -46,6 +47,7 @@ class E5Embedder:
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         import torch
+
         from dangtopic.models.encoder import mean_pool
 
         out = []
@@ -70,10 +72,11 @@ def evaluate(
     limit: int | None = 2000,
     vnds_dir: str | None = None,
     textrank: bool = True,
-    log_every: int = 200,
+    log_every: int = 250,
+    textrank_max_length: int = 64,
 ) -> dict[str, Any]:
     """Score every system on the first `limit` articles of a VNDS split; returns metrics and timings."""
-    embedder = E5Embedder() if textrank else None
+    embedder = E5Embedder(max_length=textrank_max_length) if textrank else None
     budget = {"max_sentences": summ.config.max_sentences, "max_words": summ.config.max_words}
     accs = {s: {t: RougeAccumulator(t) for t in TOKENIZERS} for s in SYSTEMS if textrank or s != "TextRank"}
     words: dict[str, list[int]] = {s: [] for s in accs}
@@ -109,9 +112,12 @@ def evaluate(
             for tok in TOKENIZERS:
                 accs[system][tok].add(text, art.abstract)
         if log_every and n % log_every == 0:
-            logger.info(
-                "%d articles, %.1f s, model median %.1f ms", n, time.time() - t0, statistics.median(times_ms)
-            )
+            partial = _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words)
+            logger.info("after %d articles (%.0f s):\n%s", n, time.time() - t0, format_table(partial))
+    return _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words)
+
+
+def _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words) -> dict[str, Any]:
     result: dict[str, Any] = {
         "split": split,
         "limit": limit,
@@ -297,6 +303,9 @@ def add_arguments(parser) -> None:
         "--vnds-dir", default=None, help="VNDS folder (default $DANGTOPIC_VNDS_DIR or ../shared)"
     )
     parser.add_argument("--no-textrank", action="store_true", help="skip the TextRank baseline (faster)")
+    parser.add_argument(
+        "--textrank-max-length", type=int, default=64, help="e5 pieces per sentence for TextRank"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--json", default=None, help="also write the metrics as JSON here")
     parser.add_argument(
@@ -318,7 +327,14 @@ def run(args) -> int:
     logger.info("model loaded in %.1f s", time.time() - t_load)
     split = args.split or (None if args.seeds else "test")
     if split:
-        result = evaluate(summ, split, args.limit or None, args.vnds_dir, textrank=not args.no_textrank)
+        result = evaluate(
+            summ,
+            split,
+            args.limit or None,
+            args.vnds_dir,
+            textrank=not args.no_textrank,
+            textrank_max_length=args.textrank_max_length,
+        )
         print(format_table(result, command))
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -196,8 +196,15 @@ def render_card(out: dict, command: str) -> str:
         "",
         "For analysts triaging and counting topics in Party-building news. The VNDS test figures are news prose;"
         " the seed figures are provincial reports, the users' own kind of text, and are the better guide there."
-        " Rare labels (`membership`, `training`) have few held-out examples, so their F1 moves a lot with a few"
-        " sentences.",
+        " Rare labels (`membership`, `training`) have few held-out examples (VNDS test: 21 and 9 sentences), so"
+        " their F1 moves a lot with a few sentences.",
+        "",
+        "Caveats: the labelling functions behind the rule features and the weak labels (`data/weak.py`) were"
+        " written by people who had read the hand-labelled sentences, held-out parts included, so every rule-based"
+        " figure here (this model's and the keyword baseline's) is somewhat optimistic. The seed labels are one"
+        " annotator's (`data/labels/README.md`). Annotators labelled sentences in the light of their article; a"
+        " sentence-level model cannot see that, and article-context features did not help when measured"
+        " (see `configs/tagger.yaml`).",
     ]
     return "\n".join(lines) + "\n"
 

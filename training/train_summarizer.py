@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from dangtopic.data.rouge import RougeAccumulator, greedy_oracle, ngrams, syllables
 from dangtopic.data.vnds import iter_vnds
 from dangtopic.models.config import load_config, parse_override, to_dict
@@ -39,7 +40,7 @@ logger = logging.getLogger("dangtopic.train_summarizer")
 @dataclass
 class SummarizerDataConfig:
     vnds_dir: str | None = None  # None → $DANGTOPIC_VNDS_DIR or ../shared/data/vnds
-    train_articles: int = 15000  # random subsample of deduplicated VNDS train
+    train_articles: int = 10000  # random subsample of deduplicated VNDS train
     val_articles: int = 1000  # VNDS val articles for epoch selection and budget tuning
     min_sentences: int = 3
     dedup: bool = True  # drop train articles that near-duplicate a val/test article
@@ -97,7 +98,7 @@ class TrainSummarizerConfig:
     feature_cache: str | None = None  # None → $DANGTOPIC_CACHE/summarizer_features; "" disables
     threads: int = 0  # 0 = torch default
     seed: int = 13
-    log_every: int = 500  # articles between embedding progress lines
+    cache_shard: int = 250  # articles per cached embedding shard (and per progress line)
 
 
 @dataclass
@@ -205,7 +206,10 @@ def load_docs(cfg: TrainSummarizerConfig) -> tuple[list[Doc], list[Doc], dict[st
         seen_train.add(key)
         pool.append(a)
     stats["train_eligible"] = len(pool)
-    chosen = rng.sample(pool, min(d.train_articles, len(pool)))
+    # Shuffle-then-take keeps the sample a prefix-stable function of the seed: a larger train_articles
+    # adds articles (and reuses cached embeddings) instead of drawing a different set.
+    rng.shuffle(pool)
+    chosen = pool[: d.train_articles]
     del pool
     val_pool = [
         a
@@ -252,44 +256,54 @@ def _cache_file(
     return root / f"{tag}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
 
+def _embed_shard(summ: ExtractiveSummarizer, docs: list[Doc]) -> tuple[np.ndarray, np.ndarray]:
+    texts_per_doc = [[x.title or "", *x.sentences] for x in docs]
+    offsets = np.cumsum([0] + [len(t) for t in texts_per_doc])
+    emb = np.zeros((int(offsets[-1]), summ.encoder.config.hidden_size), dtype=np.float16)
+    step = 32  # articles per call: length-sorting across articles cuts padding
+    for start in range(0, len(docs), step):
+        texts = [t for tt in texts_per_doc[start : start + step] for t in tt]
+        # An empty title still occupies its slot; it is ignored when the doc is filled in.
+        out = summ.embed([t or "." for t in texts]).numpy().astype(np.float16)
+        emb[offsets[start] : offsets[min(start + step, len(docs))]] = out
+    return emb, offsets
+
+
 def embed_docs(summ: ExtractiveSummarizer, docs: list[Doc], cfg: TrainSummarizerConfig, tag: str) -> None:
-    """Fill `doc.emb` / `doc.title_emb` with pooled embeddings, reusing the on-disk cache when it matches."""
-    path = _cache_file(cfg, summ, docs, tag)
-    if path is not None and path.exists():
-        data = np.load(path)
-        emb, offsets = data["emb"], data["offsets"]
-        logger.info("%s embeddings loaded from cache %s", tag, path)
-    else:
-        t0 = time.time()
-        texts_per_doc = [[x.title or "", *x.sentences] for x in docs]
-        offsets = np.cumsum([0] + [len(t) for t in texts_per_doc])
-        emb = np.zeros((int(offsets[-1]), summ.encoder.config.hidden_size), dtype=np.float16)
-        step = 32
-        done_log = 0
-        for start in range(0, len(docs), step):
-            texts = [t for tt in texts_per_doc[start : start + step] for t in tt]
-            # An empty title still occupies its slot; it is masked out below.
-            out = summ.embed([t or "." for t in texts]).numpy().astype(np.float16)
-            emb[offsets[start] : offsets[min(start + step, len(docs))]] = out
-            done = min(start + step, len(docs))
-            if done - done_log >= cfg.log_every or done == len(docs):
-                done_log = done
-                rate = done / max(time.time() - t0, 1e-9)
-                logger.info(
-                    "%s: embedded %d/%d articles (%.1f art/s, ETA %.0fs)",
-                    tag,
-                    done,
-                    len(docs),
-                    rate,
-                    (len(docs) - done) / max(rate, 1e-9),
-                )
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(path, emb=emb, offsets=offsets)
-    for i, x in enumerate(docs):
-        block = emb[offsets[i] : offsets[i + 1]]
-        x.title_emb = block[0] if x.title else None
-        x.emb = block[1:]
+    """Fill `doc.emb` / `doc.title_emb` with pooled embeddings, in shards of `cache_shard` articles cached on
+    disk, so an interrupted run resumes and a larger `train_articles` reuses what was computed."""
+    t0 = time.time()
+    shard = max(1, cfg.cache_shard)
+    done_new = 0
+    for start in range(0, len(docs), shard):
+        part = docs[start : start + shard]
+        path = _cache_file(cfg, summ, part, tag)
+        if path is not None and path.exists():
+            data = np.load(path)
+            emb, offsets = data["emb"], data["offsets"]
+            logger.info("%s: articles %d-%d loaded from cache", tag, start, start + len(part))
+        else:
+            emb, offsets = _embed_shard(summ, part)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp.npz")
+                np.savez(tmp, emb=emb, offsets=offsets)
+                tmp.rename(path)  # a killed run never leaves a truncated shard behind
+            done_new += len(part)
+            rate = done_new / max(time.time() - t0, 1e-9)
+            left = len(docs) - start - len(part)
+            logger.info(
+                "%s: embedded %d/%d articles (%.2f art/s, ETA %.0f s)",
+                tag,
+                start + len(part),
+                len(docs),
+                rate,
+                left / max(rate, 1e-9),
+            )
+        for i, x in enumerate(part):
+            block = emb[offsets[i] : offsets[i + 1]]
+            x.title_emb = block[0] if x.title else None
+            x.emb = block[1:]
 
 
 # -------------------------------------------------------------------------------------- training

@@ -1,0 +1,309 @@
+"""`dangtopic benchmark`: tagging sentences/s and full-pipeline ms/article on this machine.
+
+Compares the fp32 tagger with the fast path (`--fast`: dynamic int8 quantisation of the Linear layers;
+sentences are length-sorted inside the tagger in both) and prints the micro-F1 each gets on the held-out
+hand-labelled sentences (test part of `data/labels/split_v1.json`) with their agreement, so the speed
+gain is never reported without its accuracy cost. Run it alone on the machine (`flock /work/cpu.lock`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", default=None, help="model folder with tagger/ and summarizer/ (default: shipped)"
+    )
+    parser.add_argument(
+        "--sentences", type=int, default=2000, help="sentences to tag per timing run (default 2000)"
+    )
+    parser.add_argument(
+        "--articles",
+        default=None,
+        help="folder (or files/globs) of articles for the pipeline timing (default: ../shared/seeds if present)",
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (default 2, the target machine)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timing runs; the median is reported (default 3)"
+    )
+    parser.add_argument("--labels", default=None, help="hand-label JSONL (default: the shared one)")
+    parser.add_argument(
+        "--fast-methods",
+        default="int8,bf16",
+        help="comma-separated fast paths to compare with fp32 (int8, bf16; empty = fp32 only)",
+    )
+    parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+
+
+def _shared_dir() -> Path | None:
+    here = Path(__file__).resolve().parents[1]
+    for base in (Path.cwd(), here):
+        cand = base.parent / "shared"
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def _labelled_test(path: str | None):
+    """(test sentences, multi-hot gold, all labelled texts) or None when the hand labels are absent."""
+    try:
+        from dangtopic.data.labels import apply_split, labels_to_vector, load_labelled, load_split
+    except ImportError:
+        return None
+    try:
+        items = load_labelled(path)
+    except FileNotFoundError:
+        return None
+    _, _, test = apply_split(items, load_split())
+    gold = np.array([labels_to_vector(it.labels) for it in test], dtype=int)
+    return [it.text for it in test], gold, [it.text for it in items]
+
+
+def _speed_sentences(n: int, labelled: list[str] | None) -> list[str]:
+    """N real sentences: the hand-labelled ones (cycled), else VNDS test sentences."""
+    pool = list(labelled or [])
+    if not pool:
+        try:
+            from dangtopic.data.vnds import iter_vnds
+
+            for art in iter_vnds("test"):
+                pool.extend(art.sentences)
+                if len(pool) >= n:
+                    break
+        except Exception:
+            pool = []
+    if not pool:
+        raise SystemExit("no sentences to benchmark on: hand labels and VNDS are both missing")
+    return [pool[i % len(pool)] for i in range(n)]
+
+
+def _time(fn, repeat: int) -> tuple[float, float, Any]:
+    """Median wall seconds, median CPU seconds (all threads of this process) and the last result.
+
+    CPU seconds stay meaningful when other jobs share the machine; wall seconds are what a user waits.
+    """
+    walls, cpus, out = [], [], None
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return statistics.median(walls), statistics.median(cpus), out
+
+
+def _micro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(gold, pred, average="micro", zero_division=0))
+
+
+def _multi_hot(preds, labels) -> np.ndarray:
+    return np.array([[lab in p.labels for lab in labels] for p in preds], dtype=int).reshape(-1, len(labels))
+
+
+def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from dangtopic.models.tagger import SentenceTagger
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    root = Path(args.model) if args.model else None
+    tagger = SentenceTagger.from_pretrained(root / "tagger" if root else None, device="cpu")
+    labels = list(tagger.labels)
+    lab = _labelled_test(args.labels)
+    sentences = _speed_sentences(args.sentences, lab[2] if lab else None)
+    from dangtopic.inference.speed import make_fast, native_bf16
+
+    variants: dict[str, Any] = {"fp32": tagger}
+    for method in [m.strip() for m in args.fast_methods.split(",") if m.strip()]:
+        variants[method] = make_fast(copy.deepcopy(tagger), method)
+    res: dict[str, Any] = {
+        "threads": torch.get_num_threads(),
+        "native_bf16": native_bf16(),
+        # Other jobs on the machine skew every number: record how busy it was.
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "cpu_count": os.cpu_count(),
+        "batch_size": args.batch_size,
+        "sentences": len(sentences),
+        "mean_chars": float(np.mean([len(s) for s in sentences])),
+        "tagging": {},
+    }
+    for name, tg in variants.items():
+        tg.predict_proba(sentences[: args.batch_size], batch_size=args.batch_size)  # warm-up
+        secs, cpu, _ = _time(
+            lambda tg=tg: tg.predict_proba(sentences, batch_size=args.batch_size), args.repeat
+        )
+        entry: dict[str, Any] = {
+            "sentences_per_s": len(sentences) / secs,
+            "seconds": secs,
+            "cpu_seconds": cpu,
+            "sentences_per_cpu_s": len(sentences) / cpu,
+        }
+        if lab:
+            texts, gold, _ = lab
+            probs = tg.predict_proba(texts, batch_size=args.batch_size)
+            entry["micro_f1"] = _micro_f1(gold, _multi_hot(tg.decide(probs), labels))
+            entry["_probs"] = probs
+        res["tagging"][name] = entry
+    res["agreement"] = {}
+    if lab:
+        p32 = res["tagging"]["fp32"]["_probs"]
+        y32 = _multi_hot(tagger.decide(p32), labels)
+        for name in variants:
+            if name == "fp32":
+                continue
+            pfast = res["tagging"][name]["_probs"]
+            yfast = _multi_hot(variants[name].decide(pfast), labels)
+            res["agreement"][name] = {
+                "test_sentences": len(lab[0]),
+                "same_label_set": float(np.mean((y32 == yfast).all(axis=1))),
+                "same_decision": float(np.mean(y32 == yfast)),
+                "max_abs_score_diff": float(np.abs(p32 - pfast).max()),
+                "micro_f1_change": res["tagging"][name]["micro_f1"] - res["tagging"]["fp32"]["micro_f1"],
+            }
+    for entry in res["tagging"].values():
+        entry.pop("_probs", None)
+    res["pipeline"] = _pipeline_timing(args, root, variants)
+    return res
+
+
+def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[str, Any]:
+    """ms/article of ingestion + tagging + summary over the benchmark articles, per tagger variant."""
+    from dangtopic.data.readers import iter_records
+
+    if args.articles:
+        inputs = [args.articles]
+    else:
+        shared = _shared_dir()
+        if shared is None or not (shared / "seeds").is_dir():
+            return {"skipped": "no --articles given and ../shared/seeds not found"}
+        inputs = [str(shared / "seeds")]
+    texts = [r.text for r in iter_records(inputs) if not r.error and r.text]
+    if not texts:
+        return {"skipped": f"no readable articles in {inputs}"}
+    try:
+        from dangtopic.models.summarizer import ExtractiveSummarizer
+
+        summarizer = ExtractiveSummarizer.from_pretrained(root / "summarizer" if root else None)
+    except (OSError, ValueError) as e:
+        return {"skipped": f"no summarizer: {e}"}
+    from dangtopic.inference.pipeline import Pipeline
+    from dangtopic.inference.speed import bf16_summarizer
+
+    out: dict[str, Any] = {"articles": len(texts), "inputs": inputs}
+    reference = None
+    for name, tg in variants.items():
+        # The bf16 path also runs the summariser's sentence encoder in bf16, as `--fast bf16` does.
+        summ = bf16_summarizer(copy.deepcopy(summarizer)) if name == "bf16" else summarizer
+        pipe = Pipeline(tg, summ, batch_size=args.batch_size, topic_summaries=False)
+        pipe(texts[:1])  # warm-up
+        secs, cpu, results = _time(lambda pipe=pipe: pipe(texts), args.repeat)
+        entry = {
+            "ms_per_article": 1000 * secs / len(texts),
+            "cpu_ms_per_article": 1000 * cpu / len(texts),
+            "sentences_per_article": float(np.mean([len(r.sentences) for r in results])),
+        }
+        if reference is None:
+            reference = results
+        else:
+            entry["same_summary"] = float(
+                np.mean(
+                    [
+                        a.summary.sentence_indices == b.summary.sentence_indices
+                        for a, b in zip(reference, results, strict=True)
+                    ]
+                )
+            )
+            pairs = [
+                (a.labels, b.labels)
+                for x, y in zip(reference, results, strict=True)
+                for a, b in zip(x.sentences, y.sentences, strict=True)
+            ]
+            entry["same_sentence_labels"] = float(np.mean([a == b for a, b in pairs]))
+        out[name] = entry
+    return out
+
+
+def format_results(res: dict[str, Any]) -> str:
+    lines = [
+        f"threads={res['threads']} batch_size={res['batch_size']} sentences={res['sentences']} "
+        f"(mean {res['mean_chars']:.0f} chars) native_bf16={res['native_bf16']}",
+        f"load average at start {res['load_average_1min']:.2f} on {res['cpu_count']} CPUs "
+        "(wall-clock numbers are only meaningful on an otherwise idle machine; sent/CPU-s counts the CPU "
+        f"time of all {res['threads']} threads, so on {res['threads']} idle cores sentences/s is at most "
+        f"{res['threads']} x sent/CPU-s)",
+        "",
+        f"{'tagger':<8}{'sentences/s':>13}{'sent/CPU-s':>12}{'speed-up':>10}{'micro-F1':>10}{'ΔF1':>9}"
+        f"{'same labels':>13}{'max |Δp|':>10}",
+    ]
+    # Speed-up from CPU time: steadier than wall time when other jobs share the machine.
+    base = res["tagging"]["fp32"]["sentences_per_cpu_s"]
+    for name, e in res["tagging"].items():
+        f1 = f"{e['micro_f1']:.4f}" if "micro_f1" in e else "n/a"
+        a = res["agreement"].get(name)
+        extra = (
+            f"{a['micro_f1_change']:>+9.4f}{100 * a['same_label_set']:>12.1f}%{a['max_abs_score_diff']:>10.3f}"
+            if a
+            else f"{'':>9}{'':>13}{'':>10}"
+        )
+        lines.append(
+            f"{name:<8}{e['sentences_per_s']:>13.1f}{e['sentences_per_cpu_s']:>12.1f}"
+            f"{e['sentences_per_cpu_s'] / base:>9.2f}x{f1:>10}{extra}"
+        )
+    if "micro_f1" in res["tagging"]["fp32"]:
+        n = next(iter(res["agreement"].values()), {}).get("test_sentences", "the")
+        lines.append(f"micro-F1 on {n} held-out hand-labelled sentences (test part of split_v1)")
+    else:
+        lines.append("(hand labels not found: micro-F1 not measured)")
+    p = res.get("pipeline", {})
+    lines.append("")
+    if "skipped" in p:
+        lines.append(f"pipeline: skipped ({p['skipped']})")
+    else:
+        lines.append(f"full pipeline (ingest + tag + summarise) over {p['articles']} articles:")
+        for name, e in p.items():
+            if isinstance(e, dict):
+                line = (
+                    f"  {name:<10}{e['ms_per_article']:>9.1f} ms/article ({e['cpu_ms_per_article']:.1f} CPU-ms, "
+                    f"{e['sentences_per_article']:.1f} sentences/article)"
+                )
+                if "same_summary" in e:
+                    line += (
+                        f"; vs fp32: same summary {100 * e['same_summary']:.0f}% of articles, same labels "
+                        f"{100 * e['same_sentence_labels']:.1f}% of sentences"
+                    )
+                lines.append(line)
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.sentences < 1 or args.repeat < 1 or args.batch_size < 1:
+        print("error: --sentences, --repeat and --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    from dangtopic.inference.predict import quiet_libraries
+
+    quiet_libraries()
+    try:
+        res = benchmark(args)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_results(res))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    return 0

@@ -1,0 +1,497 @@
+"""The user-facing pipeline: raw article text → cleaned sentences → topic tags → summaries.
+
+>>> from dangtopic import Pipeline
+>>> pipe = Pipeline.from_pretrained()
+>>> result = pipe(article_text)            # ArticleResult
+>>> results = pipe([text1, text2])         # list in, list out
+>>> pipe.tag_sentences("Một câu.")         # SentenceResult
+>>> pipe.summarize(article_text, topic="inspection")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dangtopic import LABELS
+from dangtopic.data.article import Article
+from dangtopic.data.text import normalize_sentence
+from dangtopic.models.summarizer import ExtractiveSummarizer, Summary
+from dangtopic.models.tagger import SentenceTagger
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ArticleResult", "Pipeline", "SentenceResult", "Summary"]
+
+# Tokens kept free in each window for the special tokens and tokenizer drift between a word tokenised
+# alone and in context.
+_WINDOW_MARGIN = 4
+
+
+@dataclass
+class SentenceResult:
+    """One sentence with its topic labels (above threshold) and the probability of every label."""
+
+    text: str
+    labels: list[str]
+    scores: dict[str, float]
+    index: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "index": self.index,
+            "text": self.text,
+            "labels": list(self.labels),
+            "scores": {k: float(v) for k, v in self.scores.items()},
+        }
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SentenceResult:
+        return cls(
+            text=d["text"],
+            labels=list(d.get("labels", [])),
+            scores={k: float(v) for k, v in d.get("scores", {}).items()},
+            index=int(d.get("index", 0)),
+            warnings=list(d.get("warnings", [])),
+        )
+
+
+@dataclass
+class ArticleResult:
+    """Everything the pipeline says about one article. `to_dict`/`from_dict` round-trip through JSON."""
+
+    id: str
+    title: str
+    sentences: list[SentenceResult]
+    summary: Summary
+    topic_counts: dict[str, int]
+    topic_summaries: dict[str, Summary] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    source: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+    @property
+    def labels(self) -> list[str]:
+        """Topics with at least one sentence, in label order."""
+        return [lab for lab, n in self.topic_counts.items() if n > 0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "source": self.source,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "summary": self.summary.to_dict(),
+            "topic_counts": dict(self.topic_counts),
+            "topic_summaries": {k: v.to_dict() for k, v in self.topic_summaries.items()},
+            "removed": list(self.removed),
+            "warnings": list(self.warnings),
+            "meta": dict(self.meta),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ArticleResult:
+        if "error" in d and "sentences" not in d:
+            raise ValueError(f"record {d.get('id')!r} is an error record: {d['error']}")
+        return cls(
+            id=str(d["id"]),
+            title=d.get("title") or "",
+            sentences=[SentenceResult.from_dict(s) for s in d.get("sentences", [])],
+            summary=Summary.from_dict(d["summary"]),
+            topic_counts={k: int(v) for k, v in d.get("topic_counts", {}).items()},
+            topic_summaries={k: Summary.from_dict(v) for k, v in (d.get("topic_summaries") or {}).items()},
+            removed=list(d.get("removed", [])),
+            warnings=list(d.get("warnings", [])),
+            source=d.get("source"),
+            meta=dict(d.get("meta") or {}),
+        )
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> ArticleResult:
+        return cls.from_dict(json.loads(text))
+
+
+def _resolve_device(device: str | None) -> str:
+    if device in (None, "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in {"cpu", "cuda"} and not str(device).startswith("cuda:"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device != "cpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {device!r} requested but CUDA is not available; use --device cpu or auto"
+            )
+    return device
+
+
+def _resolve_model_dir(path: str | Path) -> Path:
+    """A local folder, or a hub repo id downloaded once (fails clearly when the hub is unreachable)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return p
+    if p.exists():
+        raise NotADirectoryError(f"{p} is a file; expected a folder with tagger/ and summarizer/")
+    if str(path).count("/") != 1 or str(path).startswith((".", "/", "~")):
+        raise FileNotFoundError(f"no model folder at {p}")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(path)))
+    except Exception as e:
+        raise FileNotFoundError(
+            f"{path!r} is neither a local folder nor a downloadable hub model: {e}"
+        ) from e
+
+
+class Pipeline:
+    """Ingestion + sentence tagging + extractive summarisation, batched across articles."""
+
+    def __init__(
+        self,
+        tagger: SentenceTagger,
+        summarizer: ExtractiveSummarizer,
+        *,
+        batch_size: int = 64,
+        topic_summaries: bool = True,
+        max_sentences: int | None = None,
+        max_words: int | None = None,
+    ):
+        self.tagger = tagger
+        self.summarizer = summarizer
+        self.batch_size = int(batch_size)
+        self.topic_summaries = topic_summaries
+        self.max_sentences = max_sentences
+        self.max_words = max_words
+        self.fast: str | bool = False
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        device: str | None = None,
+        *,
+        tagger: SentenceTagger | str | Path | None = None,
+        summarizer: ExtractiveSummarizer | str | Path | None = None,
+        fast: bool | str = False,
+        **kwargs,
+    ) -> Pipeline:
+        """Load the shipped default (None), a folder holding `tagger/` and `summarizer/`, or a hub name.
+
+        `tagger=`/`summarizer=` override one part (a loaded object or a path). `fast=True` (or a method,
+        "int8"/"bf16") switches the tagger to a faster CPU path; `dangtopic benchmark` prints its speed and
+        micro-F1 cost.
+        """
+        device = _resolve_device(device)
+        root = _resolve_model_dir(path) if path is not None else None
+        if not isinstance(tagger, SentenceTagger):
+            tpath = tagger if tagger is not None else (root / "tagger" if root is not None else None)
+            if tpath is not None and not Path(tpath).is_dir():
+                raise FileNotFoundError(f"no tagger folder at {tpath}")
+            tagger = SentenceTagger.from_pretrained(tpath, device=device)
+        if not isinstance(summarizer, ExtractiveSummarizer):
+            spath = (
+                summarizer if summarizer is not None else (root / "summarizer" if root is not None else None)
+            )
+            if spath is not None and not Path(spath).is_dir():
+                raise FileNotFoundError(f"no summarizer folder at {spath}")
+            summarizer = ExtractiveSummarizer.from_pretrained(spath)
+        if hasattr(summarizer, "to"):
+            summarizer = summarizer.to(device) or summarizer
+        pipe = cls(tagger, summarizer, **kwargs)
+        if fast:
+            pipe.make_fast("auto" if fast is True else fast)
+        return pipe
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write `tagger/` and `summarizer/` under `path` (loadable by `from_pretrained(path)`)."""
+        root = Path(path)
+        root.mkdir(parents=True, exist_ok=True)
+        self.tagger.save_pretrained(root / "tagger")
+        self.summarizer.save_pretrained(root / "summarizer")
+        return root
+
+    def make_fast(self, method: str = "auto") -> Pipeline:
+        """Switch to a fast CPU path in place: `int8`, `bf16` or `auto` (see `dangtopic.inference.speed`).
+
+        `int8` quantises the tagger; `bf16` runs the tagger and the summariser's sentence encoder in bfloat16.
+        """
+        from dangtopic.inference.speed import bf16_summarizer, make_fast, resolve_method
+
+        method = resolve_method(method)
+        make_fast(self.tagger, method)
+        if method == "bf16" and hasattr(self.summarizer, "encoder"):
+            bf16_summarizer(self.summarizer)
+        self.fast = method
+        return self
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(getattr(self.tagger, "labels", LABELS))
+
+    # ------------------------------------------------------------------ ingestion
+    @staticmethod
+    def ingest(item: str | Article, id: str | None = None, title: str | None = None) -> Article:
+        """Raw text (boilerplate and all) → cleaned Article; Articles pass through unchanged."""
+        if isinstance(item, Article):
+            return item
+        if not isinstance(item, str):
+            raise TypeError(f"expected article text (str) or Article, got {type(item).__name__}")
+        from dangtopic.data.ingest import article_from_text
+
+        kwargs: dict[str, Any] = {}
+        if id is not None:
+            kwargs["id"] = id
+        if title is not None:
+            kwargs["title"] = title
+        return article_from_text(item, **kwargs)
+
+    # ------------------------------------------------------------------ tagging
+    def _windows(self, texts: list[str]) -> tuple[list[str], list[int], set[int]]:
+        """Split sentences longer than the encoder window into overlapping word windows.
+
+        Returns (pieces, owner index of each piece, indices of split sentences). The tagger works per
+        sentence, so only run-on "sentences" (tables, lists without full stops) ever need this.
+        """
+        tok = getattr(self.tagger, "tokenizer", None)
+        spec = getattr(getattr(self.tagger, "config", None), "encoder", None)
+        if tok is None or spec is None or not texts:
+            return list(texts), list(range(len(texts))), set()
+        max_len = int(spec.max_length)
+        prepared = self.tagger.prepare(texts)
+        lengths = [
+            len(ids)
+            for ids in tok(prepared, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        ]
+        long = [i for i, n in enumerate(lengths) if n > max_len]
+        if not long:
+            return list(texts), list(range(len(texts))), set()
+        prefix_len = len(tok(spec.prefix, add_special_tokens=False)["input_ids"]) if spec.prefix else 0
+        budget = max(8, max_len - 2 - prefix_len - _WINDOW_MARGIN)
+        pieces: list[str] = []
+        owners: list[int] = []
+        long_set = set(long)
+        for i, text in enumerate(texts):
+            if i not in long_set:
+                pieces.append(text)
+                owners.append(i)
+                continue
+            words = normalize_sentence(text).split(" ")
+            counts = [len(ids) for ids in tok(words, add_special_tokens=False)["input_ids"]]
+            for w in _pack_windows(counts, budget):
+                pieces.append(" ".join(words[w[0] : w[1]]))
+                owners.append(i)
+        return pieces, owners, long_set
+
+    def _tag(self, texts: list[str]) -> list[SentenceResult]:
+        """Tag sentences; over-long ones are windowed and their scores max-pooled."""
+        if not texts:
+            return []
+        pieces, owners, split = self._windows(texts)
+        probs = self.tagger.predict_proba(pieces, batch_size=self.batch_size)
+        if split:
+            pooled = np.full((len(texts), probs.shape[1]), -np.inf, dtype=np.float32)
+            np.maximum.at(pooled, np.asarray(owners), probs)
+            probs = pooled
+        preds = self.tagger.decide(probs)
+        out = []
+        n_windows = np.bincount(np.asarray(owners), minlength=len(texts))
+        for i, (text, p) in enumerate(zip(texts, preds, strict=True)):
+            warns = []
+            if i in split:
+                warns.append(
+                    f"sentence longer than the encoder window ({self.tagger.config.encoder.max_length} tokens):"
+                    f" tagged in {int(n_windows[i])} overlapping windows, scores max-pooled"
+                )
+            out.append(
+                SentenceResult(
+                    text=text, labels=list(p.labels), scores=dict(p.scores), index=i, warnings=warns
+                )
+            )
+        return out
+
+    def tag_sentences(self, sentences: str | Sequence[str]) -> SentenceResult | list[SentenceResult]:
+        """Tag one sentence (→ SentenceResult) or a list (→ list, `.index` = position in the list)."""
+        single = isinstance(sentences, str)
+        items = [sentences] if single else list(sentences)
+        for i, s in enumerate(items):
+            if not isinstance(s, str):
+                raise TypeError(f"sentence {i} is {type(s).__name__}, expected str")
+        results = self._tag([normalize_sentence(s) for s in items])
+        return results[0] if single else results
+
+    # ------------------------------------------------------------------ summarising
+    def _summarize(
+        self, article: Article, candidates: list[int] | None = None, what: str = "article"
+    ) -> Summary:
+        if not article.sentences:
+            return Summary(text="", sentence_indices=[], warnings=["empty article: nothing to summarise"])
+        if candidates is not None and not candidates:
+            return Summary(text="", sentence_indices=[], warnings=[f"no sentence tagged {what}"])
+        return self.summarizer.summarize(
+            article.sentences,
+            title=article.title or "",
+            candidates=candidates,
+            max_sentences=self.max_sentences,
+            max_words=self.max_words,
+        )
+
+    def summarize(self, article: str | Article, topic: str | None = None) -> Summary:
+        """Summary of an article; with `topic`, built only from sentences tagged with that topic."""
+        if topic is not None and topic not in self.labels:
+            raise ValueError(f"unknown topic {topic!r}; choose from {', '.join(self.labels)}")
+        art = self.ingest(article)
+        if topic is None:
+            return self._summarize(art)
+        tags = self._tag(art.sentences)
+        return self._summarize(art, [s.index for s in tags if topic in s.labels], what=topic)
+
+    # ------------------------------------------------------------------ articles
+    def process(
+        self, articles: Sequence[Article], topic_summaries: bool | None = None
+    ) -> list[ArticleResult]:
+        """Tag and summarise cleaned Articles; all their sentences are tagged in one batched pass."""
+        topic_summaries = self.topic_summaries if topic_summaries is None else topic_summaries
+        flat = [s for a in articles for s in a.sentences]
+        tagged = self._tag(flat)
+        results = []
+        pos = 0
+        for art in articles:
+            sents = tagged[pos : pos + len(art.sentences)]
+            pos += len(art.sentences)
+            for j, s in enumerate(sents):
+                s.index = j
+            counts = {lab: sum(lab in s.labels for s in sents) for lab in self.labels}
+            warnings = [w for w in art.meta.get("warnings", []) if isinstance(w, str)]
+            if not sents:
+                warnings.append("empty article: no sentences left after cleaning")
+            cap = getattr(getattr(self.summarizer, "config", None), "max_article_sentences", None)
+            if cap is not None and len(sents) > cap:
+                warnings.append(
+                    f"long article: all {len(sents)} sentences are tagged, but the summary is chosen from the "
+                    f"first {cap} (summariser limit)"
+                )
+            n_split = sum(bool(s.warnings) for s in sents)
+            if n_split:
+                warnings.append(f"{n_split} over-long sentence(s) tagged in windows (scores max-pooled)")
+            topics: dict[str, Summary] = {}
+            with _shared_embeddings(self.summarizer, enabled=topic_summaries):
+                summary = self._summarize(art)
+                if topic_summaries:
+                    for lab in self.labels:
+                        topics[lab] = self._summarize(
+                            art, [s.index for s in sents if lab in s.labels], what=lab
+                        )
+            results.append(
+                ArticleResult(
+                    id=str(art.id),
+                    title=art.title or "",
+                    sentences=sents,
+                    summary=summary,
+                    topic_counts=counts,
+                    topic_summaries=topics,
+                    removed=list(art.removed),
+                    warnings=warnings + list(summary.warnings),
+                    source=art.source,
+                    meta={k: v for k, v in art.meta.items() if k != "warnings"},
+                )
+            )
+        return results
+
+    def iter_process(
+        self, articles: Iterable[Article], chunk_size: int = 32, topic_summaries: bool | None = None
+    ) -> Iterator[ArticleResult]:
+        """Stream results for an iterable of Articles, `chunk_size` articles at a time (flat memory)."""
+        chunk: list[Article] = []
+        for art in articles:
+            chunk.append(art)
+            if len(chunk) >= chunk_size:
+                yield from self.process(chunk, topic_summaries)
+                chunk = []
+        if chunk:
+            yield from self.process(chunk, topic_summaries)
+
+    def __call__(
+        self, articles: str | Article | Sequence[str | Article], topic_summaries: bool | None = None
+    ) -> ArticleResult | list[ArticleResult]:
+        """One article (raw text or Article) → ArticleResult; a list → a list, batched inside."""
+        single = isinstance(articles, str | Article)
+        items = [articles] if single else list(articles)
+        arts = [self.ingest(item, id=str(i)) for i, item in enumerate(items)]
+        results = self.process(arts, topic_summaries)
+        return results[0] if single else results
+
+
+@contextmanager
+def _shared_embeddings(summarizer, enabled: bool = True) -> Iterator[None]:
+    """Memoise `summarizer.embed` while one article gets its summary and its per-topic summaries.
+
+    Each `summarize` call embeds the article's sentences again; the topic summaries only change which
+    sentences may be picked, so the embeddings are computed once. Identical inputs give identical
+    tensors, so the results are exactly those of uncached calls.
+    """
+    embed = getattr(summarizer, "embed", None)
+    if not enabled or embed is None:
+        yield
+        return
+    had_attr = "embed" in vars(summarizer)
+    cache: dict[tuple[str, ...], Any] = {}
+
+    def cached(texts):
+        key = tuple(texts)
+        if key not in cache:
+            cache[key] = embed(texts)
+        return cache[key]
+
+    summarizer.embed = cached
+    try:
+        yield
+    finally:
+        if had_attr:
+            summarizer.embed = embed
+        else:
+            del summarizer.embed
+
+
+def _pack_windows(counts: list[int], budget: int) -> list[tuple[int, int]]:
+    """Greedy word windows of at most `budget` tokens, each overlapping the previous by about a quarter."""
+    n = len(counts)
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while start < n:
+        end, used = start, 0
+        while end < n and (used + counts[end] <= budget or end == start):
+            used += counts[end]
+            end += 1
+        windows.append((start, end))
+        if end >= n:
+            break
+        # Step back so about a quarter of the window is shared with the next one.
+        back, overlap = end, 0
+        while back - 1 > start and overlap + counts[back - 1] <= budget // 4:
+            back -= 1
+            overlap += counts[back]
+        start = back
+    return windows

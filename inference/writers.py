@@ -1,0 +1,214 @@
+"""Streaming writers for prediction records (JSONL, CSV, HTML) and JSONL resume support.
+
+A record is either a result (`ArticleResult.to_dict()`) or an error record
+`{"id", "source", "title", "error"}`. Every writer flushes after each record, so a crash loses at most
+the record being written, and a half-written JSONL line is repaired by `repair_jsonl`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dangtopic import LABELS
+
+OUTPUT_FORMATS = (".jsonl", ".csv", ".html")
+
+
+def output_format(path: str | Path) -> str:
+    """The writer a path asks for, by extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix in {".htm", ".html"}:
+        return ".html"
+    if suffix in {".jsonl", ".ndjson"}:
+        return ".jsonl"
+    if suffix == ".csv":
+        return ".csv"
+    raise ValueError(f"{path}: unknown output format {suffix!r}; use .jsonl, .csv or .html")
+
+
+def is_error(record: dict[str, Any]) -> bool:
+    return bool(record.get("error"))
+
+
+def record_labels(record: dict[str, Any], default: Sequence[str] = LABELS) -> list[str]:
+    """Label names of a result record, in the tagger's order (from its topic counts or scores)."""
+    if record.get("topic_counts"):
+        return list(record["topic_counts"])
+    for s in record.get("sentences", []):
+        if s.get("scores"):
+            return list(s["scores"])
+    return list(default)
+
+
+class JsonlWriter:
+    """One JSON object per line, flushed per record."""
+
+    def __init__(self, path: str | Path, append: bool = False):
+        self.path = Path(path)
+        if self.path.parent != Path(""):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.path, "a" if append else "w", encoding="utf-8", newline="\n")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+
+class CsvWriter:
+    """One row per sentence: id, sentence index, text, labels, in_summary, one score column per label.
+
+    An error record becomes one row with empty sentence fields and the reason in `error`, so every input
+    shows up in the CSV too.
+    """
+
+    def __init__(self, path: str | Path, labels: Sequence[str] = LABELS):
+        self.path = Path(path)
+        if self.path.parent != Path(""):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.labels = list(labels)
+        # utf-8-sig so Excel, which analysts open these in, detects the encoding of Vietnamese text.
+        self._f = open(self.path, "w", encoding="utf-8-sig", newline="")
+        self._w = csv.writer(self._f)
+        self._w.writerow(
+            ["id", "source", "sentence_index", "text", "labels", "in_summary"]
+            + [f"score_{lab}" for lab in self.labels]
+            + ["error"]
+        )
+        self._f.flush()
+
+    def write(self, record: dict[str, Any]) -> None:
+        rid, source = record.get("id"), record.get("source") or ""
+        if is_error(record):
+            self._w.writerow([rid, source, "", "", "", ""] + [""] * len(self.labels) + [record["error"]])
+        else:
+            chosen = set((record.get("summary") or {}).get("sentence_indices", []))
+            for s in record.get("sentences", []):
+                scores = s.get("scores", {})
+                self._w.writerow(
+                    [
+                        rid,
+                        source,
+                        s["index"],
+                        s["text"],
+                        ";".join(s.get("labels", [])),
+                        int(s["index"] in chosen),
+                    ]
+                    + [f"{scores[lab]:.4f}" if lab in scores else "" for lab in self.labels]
+                    + [""]
+                )
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+
+def open_writer(
+    path: str | Path, labels: Sequence[str] = LABELS, append: bool = False, title: str | None = None
+):
+    """The writer for `path`'s extension (`append` only applies to JSONL)."""
+    fmt = output_format(path)
+    if fmt == ".jsonl":
+        return JsonlWriter(path, append=append)
+    if fmt == ".csv":
+        return CsvWriter(path, labels=labels)
+    from dangtopic.inference.report import HtmlReportWriter
+
+    return HtmlReportWriter(path, labels=labels, title=title)
+
+
+# ---------------------------------------------------------------------- reading / resuming
+
+
+def iter_jsonl(path: str | Path, skip_bad_last: bool = True) -> Iterator[dict[str, Any]]:
+    """Stream records from a predictions JSONL; an unparsable line raises, except a truncated last one."""
+    with open(path, encoding="utf-8") as f:
+        pending: tuple[int, str] | None = None
+        for lineno, line in enumerate(f, 1):
+            if pending is not None:
+                raise ValueError(f"{path}:{pending[0]}: malformed JSON line: {pending[1][:80]!r}")
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                pending = (lineno, line)
+        if pending is not None and not skip_bad_last:
+            raise ValueError(f"{path}:{pending[0]}: truncated last line")
+
+
+@dataclass
+class ResumeState:
+    """What an existing predictions JSONL already holds."""
+
+    done: Counter = field(default_factory=Counter)
+    records: int = 0
+    failed: int = 0
+    sentences: int = 0
+    repaired_bytes: int = 0
+
+
+def repair_jsonl(path: str | Path) -> int:
+    """Cut a crash-truncated (unterminated or unparsable) last line; returns the number of bytes removed."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    size = p.stat().st_size
+    if size == 0:
+        return 0
+    with open(p, "rb+") as f:
+        # Read the tail in growing blocks until we hold the whole last line.
+        block = 1 << 16
+        while True:
+            start = max(0, size - block)
+            f.seek(start)
+            tail = f.read()
+            body = tail[:-1] if tail.endswith(b"\n") else tail
+            nl = body.rfind(b"\n")
+            if nl >= 0 or start == 0:
+                break
+            block *= 4
+        last_start = start + nl + 1 if nl >= 0 else 0
+        last = tail[last_start - start :]
+        ok = last.endswith(b"\n")
+        if ok:
+            try:
+                json.loads(last.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                ok = not last.strip()
+        if ok:
+            return 0
+        f.truncate(last_start)
+        return size - last_start
+
+
+def scan_for_resume(path: str | Path) -> ResumeState:
+    """Repair the file's tail, then count the ids (with multiplicity) and outcomes already written."""
+    state = ResumeState()
+    p = Path(path)
+    if not p.exists():
+        return state
+    state.repaired_bytes = repair_jsonl(p)
+    for rec in iter_jsonl(p, skip_bad_last=False):
+        if "id" not in rec:
+            raise ValueError(f"{p}: record without an id; not a dangtopic predictions file")
+        state.done[str(rec["id"])] += 1
+        state.records += 1
+        if is_error(rec):
+            state.failed += 1
+        else:
+            state.sentences += len(rec.get("sentences", []))
+    return state

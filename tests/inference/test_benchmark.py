@@ -1,0 +1,38 @@
+import json
+import re
+
+from inference_texts import ARTICLE, ARTICLE_2
+
+from dangtopic.cli import main
+
+
+def test_benchmark_prints_speed_and_accuracy_cost(tmp_path, tiny_model_dir, capsys):
+    arts = tmp_path / "arts"
+    arts.mkdir()
+    (arts / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    (arts / "b.txt").write_text(ARTICLE_2, encoding="utf-8")
+    out_json = tmp_path / "bench.json"
+    argv = ["benchmark", "--model", str(tiny_model_dir), "--sentences", "40", "--repeat", "1"]
+    argv += ["--articles", str(arts), "--json", str(out_json), "--threads", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for name in ("fp32", "int8", "bf16"):
+        assert re.search(rf"^{name}\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d\dx", out, re.M), out
+    assert "ms/article" in out
+    res = json.loads(out_json.read_text())
+    assert res["sentences"] == 40 and res["threads"] == 1
+    assert set(res["tagging"]) == {"fp32", "int8", "bf16"}
+    assert res["pipeline"]["articles"] == 2
+    assert res["pipeline"]["fp32"]["ms_per_article"] > 0
+    assert 0 <= res["pipeline"]["bf16"]["same_summary"] <= 1
+    assert 0 <= res["pipeline"]["int8"]["same_sentence_labels"] <= 1
+    if "micro_f1" in res["tagging"]["fp32"]:  # the shared hand labels are present
+        a = res["agreement"]["int8"]
+        assert 0 <= a["same_label_set"] <= 1 and a["test_sentences"] > 100
+        assert (
+            abs(
+                a["micro_f1_change"]
+                - (res["tagging"]["int8"]["micro_f1"] - res["tagging"]["fp32"]["micro_f1"])
+            )
+            < 1e-9
+        )
