@@ -6,6 +6,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+
 from dangtopic.data import article_from_text, clean_page, example_paths, normalize_text
 from dangtopic.data.clean import (
     R_BYLINE,

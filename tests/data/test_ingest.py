@@ -7,6 +7,7 @@ import time
 import unicodedata
 
 import pytest
+
 from dangtopic.data import (
     Article,
     InputRecord,

@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+
 from dangtopic.data import InputRecord, iter_records
 from dangtopic.data.readers import DecodeError, decode_bytes, decode_tcvn3, vni_to_unicode
 

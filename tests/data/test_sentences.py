@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+
 from dangtopic.data import clean_page, example_paths, split_paragraphs, split_sentences
 
 CASES = [

@@ -8,6 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+
 from dangtopic.data.text import detokenize_vnds
 from dangtopic.data.vnds import iter_vnds, parse_vnds_record, split_vnds_abstract
 
