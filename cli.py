@@ -8,14 +8,20 @@ import sys
 
 # name -> (module, help). Each module exposes `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "predict": ("dangtopic.inference.predict", "tag and summarise articles (files, folders, globs, JSONL, CSV)"),
+    "predict": (
+        "dangtopic.inference.predict",
+        "tag and summarise articles (files, folders, globs, JSONL, CSV)",
+    ),
     "report": ("dangtopic.inference.report", "render an HTML report from a predictions JSONL"),
     "benchmark": ("dangtopic.inference.benchmark", "measure tagging and pipeline speed on this machine"),
     "train-tagger": ("dangtopic.training.train_tagger", "fine-tune the sentence topic tagger"),
     "evaluate-tagger": ("dangtopic.training.evaluate_tagger", "evaluate the tagger against baselines"),
     "build-weak-labels": ("dangtopic.training.weak_supervision", "build the weakly labelled training set"),
     "train-summarizer": ("dangtopic.training.train_summarizer", "train the extractive summariser"),
-    "evaluate-summarizer": ("dangtopic.training.evaluate_summarizer", "ROUGE of the summariser and baselines"),
+    "evaluate-summarizer": (
+        "dangtopic.training.evaluate_summarizer",
+        "ROUGE of the summariser and baselines",
+    ),
     "prepare-encoder": ("dangtopic.models.prepare", "rebuild the offline e5-small encoder into the cache"),
 }
 

@@ -201,8 +201,8 @@ class Pipeline:
         """Load the shipped default (None), a folder holding `tagger/` and `summarizer/`, or a hub name.
 
         `tagger=`/`summarizer=` override one part (a loaded object or a path). `fast=True` (or a method,
-        "int8"/"bf16") switches the tagger to a faster CPU path; `dangtopic benchmark` prints its speed and
-        micro-F1 cost.
+        "bf16"/"int8") switches to a faster CPU path (see `make_fast`); `dangtopic benchmark` prints its
+        speed and micro-F1 cost.
         """
         device = _resolve_device(device)
         root = _resolve_model_dir(path) if path is not None else None
@@ -227,6 +227,8 @@ class Pipeline:
 
     def save_pretrained(self, path: str | Path) -> Path:
         """Write `tagger/` and `summarizer/` under `path` (loadable by `from_pretrained(path)`)."""
+        if self.fast:
+            raise ValueError("save the models before make_fast(): the fast path is applied at load time")
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         self.tagger.save_pretrained(root / "tagger")
@@ -305,12 +307,16 @@ class Pipeline:
                 owners.append(i)
         return pieces, owners, long_set
 
-    def _tag(self, texts: list[str]) -> list[SentenceResult]:
-        """Tag sentences; over-long ones are windowed and their scores max-pooled."""
+    def _tag(self, texts: list[str], groups: list[int] | None = None) -> list[SentenceResult]:
+        """Tag sentences; over-long ones are windowed and their scores max-pooled.
+
+        `groups` (article of each sentence) lets taggers trained with article context see it.
+        """
         if not texts:
             return []
         pieces, owners, split = self._windows(texts)
-        probs = self.tagger.predict_proba(pieces, batch_size=self.batch_size)
+        piece_groups = [groups[o] for o in owners] if groups is not None else None
+        probs = self.tagger.predict_proba(pieces, batch_size=self.batch_size, groups=piece_groups)
         if split:
             pooled = np.full((len(texts), probs.shape[1]), -np.inf, dtype=np.float32)
             np.maximum.at(pooled, np.asarray(owners), probs)
@@ -365,7 +371,7 @@ class Pipeline:
         art = self.ingest(article)
         if topic is None:
             return self._summarize(art)
-        tags = self._tag(art.sentences)
+        tags = self._tag(art.sentences, [0] * len(art.sentences))
         return self._summarize(art, [s.index for s in tags if topic in s.labels], what=topic)
 
     # ------------------------------------------------------------------ articles
@@ -375,7 +381,7 @@ class Pipeline:
         """Tag and summarise cleaned Articles; all their sentences are tagged in one batched pass."""
         topic_summaries = self.topic_summaries if topic_summaries is None else topic_summaries
         flat = [s for a in articles for s in a.sentences]
-        tagged = self._tag(flat)
+        tagged = self._tag(flat, [i for i, a in enumerate(articles) for _ in a.sentences])
         results = []
         pos = 0
         for art in articles:

@@ -38,8 +38,10 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{name}: expected a list, got {type(value).__name__}")
         inner = args[0] if args else Any
-        return type(value)(_check_type(f"{name}[]", v, inner) for v in value) if origin is list else tuple(
-            _check_type(f"{name}[]", v, inner) for v in value
+        return (
+            type(value)(_check_type(f"{name}[]", v, inner) for v in value)
+            if origin is list
+            else tuple(_check_type(f"{name}[]", v, inner) for v in value)
         )
     if origin is dict:
         if not isinstance(value, dict):
@@ -67,7 +69,9 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} option(s): {', '.join(sorted(prefix + k for k in unknown))}")
+        raise ConfigError(
+            f"unknown {cls.__name__} option(s): {', '.join(sorted(prefix + k for k in unknown))}"
+        )
     hints = typing.get_type_hints(cls)
     kwargs = {k: _check_type(prefix + k, v, hints[k]) for k, v in data.items()}
     try:

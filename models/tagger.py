@@ -37,7 +37,14 @@ class LoraSpec:
     alpha: int = 16
     dropout: float = 0.1
     target_modules: list[str] = field(
-        default_factory=lambda: ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
+        default_factory=lambda: [
+            "query",
+            "key",
+            "value",
+            "attention.output.dense",
+            "intermediate.dense",
+            "output.dense",
+        ]
     )
     # Adapt only layers >= this index; the frozen layers below can then be cached during training.
     layers_from: int = 0
@@ -120,7 +127,9 @@ class SentenceTagger:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, encoder: str | None = None, config: TaggerConfig | None = None, **overrides) -> SentenceTagger:
+    def create(
+        cls, encoder: str | None = None, config: TaggerConfig | None = None, **overrides
+    ) -> SentenceTagger:
         """A fresh (untrained head) tagger on `encoder` (name, path, or None for the offline default)."""
         config = config or TaggerConfig()
         if encoder is not None:
@@ -197,8 +206,10 @@ class SentenceTagger:
         elif self.config.lora.r == 0:
             self.encoder.save_pretrained(folder / "encoder")
             self.tokenizer.save_pretrained(folder / "encoder")
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
-                  str(folder / "head.safetensors"))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+            str(folder / "head.safetensors"),
+        )
         meta = {
             "kind": KIND,
             "labels": list(self.config.labels),
@@ -325,16 +336,20 @@ class SentenceTagger:
 
     def hidden_below(self, batch, layer: int):
         """Hidden states entering encoder layer `layer` (frozen part), for caching during training."""
-        out = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           output_hidden_states=True)
+        out = self.encoder(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True
+        )
         return out.hidden_states[layer]
 
     def forward_from(self, hidden, attention_mask, layer: int, feats=None):
         """Logits from hidden states entering layer `layer` (the cached-training path)."""
         bert = self.encoder.get_base_model() if hasattr(self.encoder, "get_base_model") else self.encoder
         mask, _ = bert._create_attention_masks(
-            attention_mask=attention_mask, encoder_attention_mask=None, embedding_output=hidden,
-            encoder_hidden_states=None, past_key_values=None,
+            attention_mask=attention_mask,
+            encoder_attention_mask=None,
+            embedding_output=hidden,
+            encoder_hidden_states=None,
+            past_key_values=None,
         )
         for block in bert.encoder.layer[layer:]:
             hidden = block(hidden, mask)
@@ -372,7 +387,9 @@ class SentenceTagger:
     @overload
     def predict(self, texts: str, batch_size: int = ..., groups: list | None = ...) -> TagPrediction: ...
     @overload
-    def predict(self, texts: list[str], batch_size: int = ..., groups: list | None = ...) -> list[TagPrediction]: ...
+    def predict(
+        self, texts: list[str], batch_size: int = ..., groups: list | None = ...
+    ) -> list[TagPrediction]: ...
 
     def predict(self, texts, batch_size: int = 64, groups: list | None = None):
         """Tag one sentence (→ TagPrediction) or a list (→ list of TagPrediction).
@@ -407,7 +424,8 @@ class SentenceTagger:
 def _make_head(hidden_size: int, config: TaggerConfig):
     torch = _torch()
     return torch.nn.Sequential(
-        torch.nn.Dropout(config.head_dropout), torch.nn.Linear(hidden_size + config.n_features, len(config.labels))
+        torch.nn.Dropout(config.head_dropout),
+        torch.nn.Linear(hidden_size + config.n_features, len(config.labels)),
     )
 
 
@@ -422,6 +440,13 @@ def _add_lora(base, spec: LoraSpec):
     if spec.layers_from >= n_layers:
         raise ValueError(f"lora.layers_from={spec.layers_from} but the encoder has {n_layers} layers")
     layers = list(range(spec.layers_from, n_layers)) if spec.layers_from else None
-    cfg = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout, target_modules=targets,
-                     bias="none", layers_to_transform=layers, layers_pattern="layer" if layers else None)
+    cfg = LoraConfig(
+        r=spec.r,
+        lora_alpha=spec.alpha,
+        lora_dropout=spec.dropout,
+        target_modules=targets,
+        bias="none",
+        layers_to_transform=layers,
+        layers_pattern="layer" if layers else None,
+    )
     return get_peft_model(base, cfg)

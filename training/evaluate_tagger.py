@@ -62,15 +62,26 @@ def _frozen_embeddings(texts: list[str], encoder_name: str | None, batch_size: i
     with torch.inference_mode():
         for s in range(0, len(texts), batch_size):
             idx = order[s : s + batch_size]
-            enc = tok(["passage: " + texts[i] for i in idx], padding=True, truncation=True, max_length=128,
-                      return_tensors="pt")
+            enc = tok(
+                ["passage: " + texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+            )
             h = mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
             out[idx] = torch.nn.functional.normalize(h, dim=-1).numpy()
     return out
 
 
-def evaluate(model_path: str | None, hand_labels: str | None, split_file: str | None, extra: list[str],
-             seed_labels: str | None, baselines: bool = True) -> dict:
+def evaluate(
+    model_path: str | None,
+    hand_labels: str | None,
+    split_file: str | None,
+    extra: list[str],
+    seed_labels: str | None,
+    baselines: bool = True,
+) -> dict:
     """Score the tagger and the baselines; returns {testset: {system: report}} plus metadata."""
     from dangtopic import LABELS
     from dangtopic.models.tagger import SentenceTagger
@@ -82,8 +93,11 @@ def evaluate(model_path: str | None, hand_labels: str | None, split_file: str | 
     parts = load_hand_splits(TaggerDataConfig(hand_labels=hand_labels, split_file=split_file), labels)
     train = parts["train"] + load_extra([p for p in extra if Path(p).exists()], labels)
     sets: dict[str, tuple[list[str], np.ndarray, list[str]]] = {
-        "vnds-test": ([e.text for e in parts["test"]], np.stack([e.target for e in parts["test"]]).astype(int),
-                      [e.group for e in parts["test"]]),
+        "vnds-test": (
+            [e.text for e in parts["test"]],
+            np.stack([e.target for e in parts["test"]]).astype(int),
+            [e.group for e in parts["test"]],
+        ),
     }
     seed_path = Path(seed_labels) if seed_labels else DEFAULT_SEED_LABELS
     if seed_path.exists():
@@ -133,21 +147,33 @@ def evaluate(model_path: str | None, hand_labels: str | None, split_file: str | 
         for (name, (_, y, _)), p in zip(sets.items(), set_p, strict=True):
             results[name]["frozen e5 + LR"] = multilabel_report(y, p >= thr, labels)
 
-    return {"labels": labels, "results": results, "sizes": {k: len(v[0]) for k, v in sets.items()},
-            "train_sentences": len(train_texts), "timing": timing, "tagger": tagger}
+    return {
+        "labels": labels,
+        "results": results,
+        "sizes": {k: len(v[0]) for k, v in sets.items()},
+        "train_sentences": len(train_texts),
+        "timing": timing,
+        "tagger": tagger,
+    }
 
 
 def target_lines(rep: dict, labels: list[str]) -> list[str]:
     model = rep["fine-tuned tagger"]
-    lines = [f"micro-F1 {model['micro_f1']:.3f} (target ≥ {TARGETS['micro_f1']}): "
-             f"{'met' if model['micro_f1'] >= TARGETS['micro_f1'] else 'NOT met'}"]
+    lines = [
+        f"micro-F1 {model['micro_f1']:.3f} (target ≥ {TARGETS['micro_f1']}): "
+        f"{'met' if model['micro_f1'] >= TARGETS['micro_f1'] else 'NOT met'}"
+    ]
     weak = [lab for lab in labels if model[lab]["f1"] < TARGETS["per_label_f1"]]
-    lines.append(f"every label F1 ≥ {TARGETS['per_label_f1']}: "
-                 + ("met" if not weak else "NOT met (" + ", ".join(f"{w} {model[w]['f1']:.2f}" for w in weak) + ")"))
+    lines.append(
+        f"every label F1 ≥ {TARGETS['per_label_f1']}: "
+        + ("met" if not weak else "NOT met (" + ", ".join(f"{w} {model[w]['f1']:.2f}" for w in weak) + ")")
+    )
     if "keyword rules" in rep:
         gain = model["micro_f1"] - rep["keyword rules"]["micro_f1"]
-        lines.append(f"gain over keyword rules {gain:+.3f} (target ≥ +{TARGETS['over_keywords']}): "
-                     f"{'met' if gain >= TARGETS['over_keywords'] else 'NOT met'}")
+        lines.append(
+            f"gain over keyword rules {gain:+.3f} (target ≥ +{TARGETS['over_keywords']}): "
+            f"{'met' if gain >= TARGETS['over_keywords'] else 'NOT met'}"
+        )
     return lines
 
 
@@ -159,7 +185,9 @@ def render(out: dict) -> str:
         chunks.append(format_report(rep, labels))
         chunks += ["  " + s for s in target_lines(rep, labels)]
         chunks.append("")
-    chunks.append(f"tagger speed during evaluation: {out['timing']['tagger_sentences_per_s']:.0f} sentences/s")
+    chunks.append(
+        f"tagger speed during evaluation: {out['timing']['tagger_sentences_per_s']:.0f} sentences/s"
+    )
     return "\n".join(chunks)
 
 
@@ -173,7 +201,8 @@ def render_card(out: dict, command: str) -> str:
         "# dangtopic sentence topic tagger",
         "",
         "Multi-label topic tags for sentences of Vietnamese Party-building news: "
-        + ", ".join(f"`{lab}`" for lab in labels) + " (none = other), as defined by the annotation guidelines.",
+        + ", ".join(f"`{lab}`" for lab in labels)
+        + " (none = other), as defined by the annotation guidelines.",
         "",
         f"- Base encoder: `{cfg.encoder.name}` (fingerprint `{tagger.fingerprint}`), prefix `{cfg.encoder.prefix!r}`,"
         f" max {cfg.encoder.max_length} tokens, {cfg.encoder.pooling} pooling",
@@ -213,10 +242,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", help="tagger folder (default: the shipped model)")
     parser.add_argument("--hand-labels", help="hand-labelled JSONL (default: ../shared/data/labels/...)")
     parser.add_argument("--split-file", help="article-level split JSON (default: data/labels/split_v1.json)")
-    parser.add_argument("--extra-labels", nargs="*", default=DEFAULT_EXTRA, help="extra training-only hand labels")
-    parser.add_argument("--seed-labels", help="hand-labelled seed sentences (default: data/labels/seeds_labelled.jsonl)")
+    parser.add_argument(
+        "--extra-labels", nargs="*", default=DEFAULT_EXTRA, help="extra training-only hand labels"
+    )
+    parser.add_argument(
+        "--seed-labels", help="hand-labelled seed sentences (default: data/labels/seeds_labelled.jsonl)"
+    )
     parser.add_argument("--no-baselines", action="store_true", help="score only the tagger")
-    parser.add_argument("--write-card", action="store_true", help="write README.md + metrics into the model folder")
+    parser.add_argument(
+        "--write-card", action="store_true", help="write README.md + metrics into the model folder"
+    )
     parser.add_argument("--json", help="also write the metrics as JSON to this file")
 
 
@@ -224,8 +259,14 @@ def run(args) -> int:
     import sys
 
     logging.basicConfig(level=logging.WARNING)
-    out = evaluate(args.model, args.hand_labels, args.split_file, args.extra_labels, args.seed_labels,
-                   baselines=not args.no_baselines)
+    out = evaluate(
+        args.model,
+        args.hand_labels,
+        args.split_file,
+        args.extra_labels,
+        args.seed_labels,
+        baselines=not args.no_baselines,
+    )
     print(render(out))
     metrics = {k: v for k, v in out.items() if k != "tagger"}
     if args.json:

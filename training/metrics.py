@@ -13,8 +13,9 @@ def multilabel_report(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[s
 
     y_true = np.asarray(y_true, dtype=int)
     y_pred = np.asarray(y_pred, dtype=int)
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0,
-                                                 labels=list(range(len(labels))))
+    p, r, f, s = precision_recall_fscore_support(
+        y_true, y_pred, average=None, zero_division=0, labels=list(range(len(labels)))
+    )
     out = {
         lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i, lab in enumerate(labels)
@@ -47,12 +48,15 @@ def tune_thresholds(y_true: np.ndarray, probs: np.ndarray, grid: Sequence[float]
 
 def format_report(rows: dict[str, dict], labels: Sequence[str]) -> str:
     """A fixed-width table: one row per system, P/R/F1 per label, micro and macro F1."""
-    head = f"{'system':<28}" + "".join(f"{lab[:13]:>15}" for lab in labels) + f"{'micro-F1':>10}{'macro-F1':>10}"
+    head = (
+        f"{'system':<28}" + "".join(f"{lab[:13]:>15}" for lab in labels) + f"{'micro-F1':>10}{'macro-F1':>10}"
+    )
     sub = f"{'':<28}" + "".join(f"{'P/R/F1':>15}" for _ in labels)
     lines = [head, sub, "-" * len(head)]
     for name, rep in rows.items():
         cells = "".join(
-            f"{rep[lab]['precision']:.2f}/{rep[lab]['recall']:.2f}/{rep[lab]['f1']:.2f}".rjust(15) for lab in labels
+            f"{rep[lab]['precision']:.2f}/{rep[lab]['recall']:.2f}/{rep[lab]['f1']:.2f}".rjust(15)
+            for lab in labels
         )
         lines.append(f"{name:<28}{cells}{rep['micro_f1']:>10.3f}{rep['macro_f1']:>10.3f}")
     return "\n".join(lines)

@@ -130,7 +130,9 @@ def load_weak(path: str, labels: list[str], weight: float, limit: int, seed: int
     if not folder.is_absolute() and not folder.exists():
         folder = cache_dir() / path  # where `dangtopic build-weak-labels` writes by default
     if not folder.exists():
-        raise FileNotFoundError(f"weak labels not found at {path} or {folder}: run `dangtopic build-weak-labels`")
+        raise FileNotFoundError(
+            f"weak labels not found at {path} or {folder}: run `dangtopic build-weak-labels`"
+        )
     ds = load_from_disk(str(folder))
     cols = ds.column_names
     idx = list(range(len(ds)))
@@ -140,7 +142,9 @@ def load_weak(path: str, labels: list[str], weight: float, limit: int, seed: int
         row = ds[i]
         if "probs" in cols:
             probs = row["probs"]
-            vec = np.array([probs[lab] for lab in labels] if isinstance(probs, dict) else probs, dtype=np.float32)
+            vec = np.array(
+                [probs[lab] for lab in labels] if isinstance(probs, dict) else probs, dtype=np.float32
+            )
         else:
             vec = np.array([lab in row["labels"] for lab in labels], dtype=np.float32)
         group = str(row.get("article_id") or f"weak:{i}")
@@ -180,7 +184,9 @@ def _batches(examples: list[Example], batch_size: int, rng: random.Random) -> li
     return batches
 
 
-def cache_frozen_states(tagger: SentenceTagger, examples: list[Example], layer: int, batch_size: int = 64) -> list:
+def cache_frozen_states(
+    tagger: SentenceTagger, examples: list[Example], layer: int, batch_size: int = 64
+) -> list:
     """Hidden states entering `layer` for every example (unpadded, fp16 to halve memory)."""
     import torch
 
@@ -211,8 +217,9 @@ def _stack_cached(states: list, device: str):
 
 
 def evaluate_probs(tagger: SentenceTagger, examples: list[Example], batch_size: int = 64) -> np.ndarray:
-    return tagger.predict_proba([e.text for e in examples], batch_size=batch_size,
-                                groups=[e.group for e in examples])
+    return tagger.predict_proba(
+        [e.text for e in examples], batch_size=batch_size, groups=[e.group for e in examples]
+    )
 
 
 def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
@@ -234,11 +241,18 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     parts = load_hand_splits(cfg.data, labels)
     train_set = parts["train"] + load_extra(cfg.data.extra_labels, labels)
     if cfg.data.weak_labels:
-        train_set += load_weak(cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed)
+        train_set += load_weak(
+            cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed
+        )
     dev = parts["dev"]
-    logger.info("training sentences: %d (%s); dev sentences: %d", len(train_set),
-                ", ".join(f"{s}={sum(e.source == s for e in train_set)}" for s in sorted({e.source for e in train_set})),
-                len(dev))
+    logger.info(
+        "training sentences: %d (%s); dev sentences: %d",
+        len(train_set),
+        ", ".join(
+            f"{s}={sum(e.source == s for e in train_set)}" for s in sorted({e.source for e in train_set})
+        ),
+        len(dev),
+    )
 
     tagger = SentenceTagger.create(config=cfg.model)
     if cfg.model.lora.r == 0:
@@ -252,8 +266,11 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     pos = targets.sum(0)
     neg = len(train_set) - pos
     pos_weight = np.minimum(cfg.optim.pos_weight_cap, np.sqrt(np.maximum(neg, 1) / np.maximum(pos, 1)))
-    logger.info("positives per label: %s; pos_weight: %s", dict(zip(labels, pos.round(1), strict=True)),
-                dict(zip(labels, pos_weight.round(2), strict=True)))
+    logger.info(
+        "positives per label: %s; pos_weight: %s",
+        dict(zip(labels, pos.round(1), strict=True)),
+        dict(zip(labels, pos_weight.round(2), strict=True)),
+    )
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device), reduction="none")
 
     enc_params = [p for p in tagger.encoder.parameters() if p.requires_grad]
@@ -273,8 +290,13 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
     )
-    logger.info("device=%s steps=%d (%d/epoch) trainable encoder params=%d", device, total, steps_per_epoch,
-                sum(p.numel() for p in enc_params))
+    logger.info(
+        "device=%s steps=%d (%d/epoch) trainable encoder params=%d",
+        device,
+        total,
+        steps_per_epoch,
+        sum(p.numel() for p in enc_params),
+    )
 
     feats = tagger.features([e.text for e in train_set], [e.group for e in train_set])
     for e, f in zip(train_set, feats, strict=True):
@@ -289,7 +311,9 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
         cached = cache_frozen_states(tagger, train_set, layer)
         for e, h in zip(train_set, cached, strict=True):
             e.cached = h
-        logger.info("cached layer-%d states of %d sentences in %.1f s", layer, len(train_set), time.time() - t_cache)
+        logger.info(
+            "cached layer-%d states of %d sentences in %.1f s", layer, len(train_set), time.time() - t_cache
+        )
 
     dev_true = np.stack([e.target for e in dev]) if dev else np.zeros((0, len(labels)))
     best = {"micro_f1": -1.0}
@@ -313,26 +337,51 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
             loss = (loss_fn(logits, y) * w).sum() / w.sum() / len(labels)
             optim.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g["params"]], cfg.optim.grad_clip)
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in optim.param_groups for p in g["params"]], cfg.optim.grad_clip
+            )
             optim.step()
             sched.step()
             step += 1
             if step % cfg.log_every == 0 or step == 1:
                 el = time.time() - t0
-                logger.info("epoch %d step %d/%d loss %.4f  %.2fs/step  eta %.1f min", epoch + 1, step, total,
-                            loss.item(), el / step, el / step * (total - step) / 60)
+                logger.info(
+                    "epoch %d step %d/%d loss %.4f  %.2fs/step  eta %.1f min",
+                    epoch + 1,
+                    step,
+                    total,
+                    loss.item(),
+                    el / step,
+                    el / step * (total - step) / 60,
+                )
         if not dev:
             continue
         probs = evaluate_probs(tagger, dev)
         thr = tune_thresholds(dev_true, probs)
         rep = multilabel_report(dev_true, probs >= thr, labels)
-        history.append({"epoch": epoch + 1, "step": step, "dev_micro_f1": rep["micro_f1"],
-                        "dev_macro_f1": rep["macro_f1"]})
-        logger.info("epoch %d dev micro-F1 %.3f macro-F1 %.3f thresholds %s", epoch + 1, rep["micro_f1"],
-                    rep["macro_f1"], dict(zip(labels, thr.round(3), strict=True)))
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "step": step,
+                "dev_micro_f1": rep["micro_f1"],
+                "dev_macro_f1": rep["macro_f1"],
+            }
+        )
+        logger.info(
+            "epoch %d dev micro-F1 %.3f macro-F1 %.3f thresholds %s",
+            epoch + 1,
+            rep["micro_f1"],
+            rep["macro_f1"],
+            dict(zip(labels, thr.round(3), strict=True)),
+        )
         if rep["micro_f1"] > best["micro_f1"]:
-            best = {"micro_f1": rep["micro_f1"], "macro_f1": rep["macro_f1"], "epoch": epoch + 1,
-                    "thresholds": thr.tolist(), "report": rep}
+            best = {
+                "micro_f1": rep["micro_f1"],
+                "macro_f1": rep["macro_f1"],
+                "epoch": epoch + 1,
+                "thresholds": thr.tolist(),
+                "report": rep,
+            }
             best_state = {k: v.detach().clone() for k, v in _trainable_state(tagger).items()}
         if step >= total:
             break
@@ -373,8 +422,13 @@ def _load_trainable_state(tagger: SentenceTagger, state: dict) -> None:
 def add_arguments(parser) -> None:
     parser.add_argument("--config", required=True, help="YAML training config (e.g. configs/tagger.yaml)")
     parser.add_argument("--output-dir", help="where to save the trained tagger (overrides the config)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set optim.epochs=2 (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.epochs=2 (repeatable)",
+    )
 
 
 def run(args) -> int:
@@ -389,6 +443,8 @@ def run(args) -> int:
 
     (out / "training_config.json").write_text(json.dumps(to_dict(cfg), indent=2), encoding="utf-8")
     (out / "training_log.json").write_text(json.dumps(log, indent=2), encoding="utf-8")
-    print(f"saved tagger to {out} (best dev micro-F1 {log['dev']['micro_f1'] if log['dev'] else float('nan'):.3f}, "
-          f"{log['train_minutes']:.1f} min); evaluate with: dangtopic evaluate-tagger --model {out}")
+    print(
+        f"saved tagger to {out} (best dev micro-F1 {log['dev']['micro_f1'] if log['dev'] else float('nan'):.3f}, "
+        f"{log['train_minutes']:.1f} min); evaluate with: dangtopic evaluate-tagger --model {out}"
+    )
     return 0

@@ -233,3 +233,23 @@ def test_shipped_default_pipeline_on_a_bundled_example():
     tags = pipe.tag_sentences(list(examples.values()))
     for (label, _), t in zip(examples.items(), tags, strict=True):
         assert label in t.labels, (label, t)
+
+
+def test_article_context_reaches_context_taggers(tiny_encoder_path, tiny_summarizer):
+    """A tagger trained with article context gets each sentence's article from the pipeline."""
+    import numpy as np
+
+    from dangtopic.data.article import Article
+    from dangtopic.inference.pipeline import Pipeline
+    from dangtopic.models.tagger import SentenceTagger
+
+    tagger = SentenceTagger.create(encoder=str(tiny_encoder_path), rule_features=True, context_features=True)
+    pipe = Pipeline(tagger, tiny_summarizer, topic_summaries=False)
+    a = Article(id="a", title="A", sentences=["Kết nạp 20 đảng viên mới.", "Hội nghị diễn ra sáng nay."])
+    b = Article(id="b", title="B", sentences=["Hội nghị diễn ra sáng nay."])
+    res_a, res_b = pipe.process([a, b])
+    expected = tagger.predict_proba(a.sentences + b.sentences, groups=[0, 0, 1])
+    got = np.array([[s.scores[lab] for lab in tagger.labels] for s in res_a.sentences + res_b.sentences])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # The same sentence scores differently alone and inside an article where membership cues fire.
+    assert not np.allclose(got[1], got[2])

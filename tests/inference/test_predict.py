@@ -201,7 +201,7 @@ class _StubTagger:
 
     labels = LABELS
 
-    def predict_proba(self, texts, batch_size=64):
+    def predict_proba(self, texts, batch_size=64, groups=None):
         import numpy as np
 
         return np.array([[len(t) % 2, 0.2, 0.7, 0.1] for t in texts], dtype=np.float32).reshape(-1, 4)

@@ -11,7 +11,10 @@ pytestmark = pytest.mark.slow
 # Unambiguous single-label rows of the guidelines' worked-examples table.
 WORKED = [
     ("Toàn tỉnh đã kết nạp mới 3.787 đảng viên, nâng tổng số lên 28.087 đảng viên.", ["membership"]),
-    ("Cấp ủy, ủy ban kiểm tra các cấp kiểm tra chấp hành 1.263 tổ chức đảng, 4.797 đảng viên.", ["inspection"]),
+    (
+        "Cấp ủy, ủy ban kiểm tra các cấp kiểm tra chấp hành 1.263 tổ chức đảng, 4.797 đảng viên.",
+        ["inspection"],
+    ),
     ("Kết quả giảm được 138 đầu mối cấp phòng và 1.845 biên chế, giảm 210 lãnh đạo.", ["restructuring"]),
     ("Đã triệu tập 590 đồng chí đi học bồi dưỡng nghiệp vụ công tác xây dựng Đảng.", ["training"]),
     ("Chỉ số năng lực cạnh tranh cấp tỉnh (PCI) năm 2022 xếp thứ 43/63.", []),

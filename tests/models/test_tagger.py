@@ -44,7 +44,11 @@ def test_labels_follow_thresholds_and_label_order(tagger):
 
 
 def test_batching_and_order_do_not_change_scores(tagger):
-    texts = ["Kết nạp đảng viên mới tại chi bộ thôn.", "Giảm.", "Ủy ban kiểm tra thi hành kỷ luật cảnh cáo 3 đảng viên."]
+    texts = [
+        "Kết nạp đảng viên mới tại chi bộ thôn.",
+        "Giảm.",
+        "Ủy ban kiểm tra thi hành kỷ luật cảnh cáo 3 đảng viên.",
+    ]
     p1 = tagger.predict_proba(texts, batch_size=1)
     p3 = tagger.predict_proba(texts[::-1], batch_size=3)[::-1]
     np.testing.assert_allclose(p1, p3, atol=1e-5)
@@ -97,7 +101,10 @@ def test_override_parsing_reads_numbers():
     assert parse_override("optim.encoder_lr=1e-3") == ("optim.encoder_lr", 1e-3)
     assert parse_override("optim.epochs=3") == ("optim.epochs", 3)
     assert parse_override("data.extra_labels=[]") == ("data.extra_labels", [])
-    assert parse_override("model.encoder.name=vinai/phobert-base") == ("model.encoder.name", "vinai/phobert-base")
+    assert parse_override("model.encoder.name=vinai/phobert-base") == (
+        "model.encoder.name",
+        "vinai/phobert-base",
+    )
 
 
 def test_rule_and_context_features(tiny_encoder_path, tmp_path):

@@ -31,7 +31,9 @@ def tiny_data(tmp_path):
             aid = f"train/{a:06d}"
             split[part].append(aid)
             for k, (text, labs) in enumerate(SENTS):
-                f.write(json.dumps({"id": f"{aid}#{k}", "text": text, "labels": labs}, ensure_ascii=False) + "\n")
+                f.write(
+                    json.dumps({"id": f"{aid}#{k}", "text": text, "labels": labs}, ensure_ascii=False) + "\n"
+                )
     split_file = tmp_path / "split.json"
     split_file.write_text(json.dumps(split))
     return labels, split_file
