@@ -8,7 +8,10 @@ from typing import Any
 
 @dataclass
 class Article:
-    """A cleaned article: title, body sentences, and the page furniture removed from it."""
+    """A cleaned article: title, body sentences, and the page furniture removed from it.
+
+    `paragraphs[i]` is the page paragraph of `sentences[i]` (consecutive equal ids form one paragraph);
+    empty when the layout is unknown. The summariser uses it to keep unmarked photo captions out."""
 
     id: str
     title: str
@@ -16,6 +19,7 @@ class Article:
     removed: list[str] = field(default_factory=list)
     source: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    paragraphs: list[int] = field(default_factory=list)
 
     @property
     def text(self) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from dangtopic.data.article import Article
 from dangtopic.data.clean import clean_page
 from dangtopic.data.readers import InputRecord
-from dangtopic.data.sentences import split_paragraphs
+from dangtopic.data.sentences import split_paragraphs, split_paragraphs_with_ids
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
@@ -23,16 +23,19 @@ def article_from_text(
     """Normalise, strip page furniture, split the body into sentences.
 
     With `title` given (e.g. a JSONL field) it is used as is and no line of `text` is taken as the title.
-    `meta["removed_reasons"]` says why each line in `removed` was dropped.
+    `meta["removed_reasons"]` says why each line in `removed` was dropped; `paragraphs` gives the body
+    line (page paragraph) of each sentence.
     """
     page = clean_page(text, title=title)  # normalises first
+    sentences, paragraphs = split_paragraphs_with_ids(page.body_lines)
     return Article(
         id=id,
         title=page.title,
-        sentences=split_paragraphs(page.body_lines),
+        sentences=sentences,
         removed=page.removed,
         source=source,
         meta={"removed_reasons": page.reasons},
+        paragraphs=paragraphs,
     )
 
 

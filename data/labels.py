@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dangtopic import LABELS
+from dangtopic.data.paths import shared_path
 from dangtopic.data.text import normalize_sentence, normalize_text
 
 DEFAULT_FILE = "sentences_labelled.jsonl"
@@ -74,12 +75,7 @@ def default_labels_dir() -> Path:
     if env:
         p = Path(env)
         return p.parent if p.suffix == ".jsonl" else p
-    here = Path(__file__).resolve().parents[1]
-    for base in (Path.cwd(), here):
-        cand = base.parent / "shared" / "data" / "labels"
-        if cand.is_dir():
-            return cand
-    return Path.cwd().parent / "shared" / "data" / "labels"
+    return shared_path("data", "labels")
 
 
 def default_labels_file() -> Path:

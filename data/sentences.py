@@ -163,15 +163,28 @@ def is_heading(line: str) -> bool:
     return not line.rstrip(_CLOSING + " ").endswith(_TERMINAL)
 
 
-def split_paragraphs(lines: Iterable[str]) -> list[str]:
-    """Sentences of each body line in order; a heading line stays one sentence of its own."""
+def split_paragraphs_with_ids(lines: Iterable[str]) -> tuple[list[str], list[int]]:
+    """Sentences of each body line in order, and the paragraph (0, 1, … over non-empty lines) of each.
+
+    A heading line stays one sentence of its own."""
     out: list[str] = []
+    ids: list[int] = []
+    para = 0
     for line in lines:
         line = normalize_text(line).replace("\n", " ").strip()
         if not line:
             continue
         if is_heading(line) and len(line.split()) <= 30 and not re.search(r"[.!?…]\s", line):
-            out.append(line)
+            sents = [line]
         else:
-            out.extend(_split_line(line))
-    return out
+            sents = _split_line(line)
+        if sents:
+            out.extend(sents)
+            ids.extend([para] * len(sents))
+            para += 1
+    return out, ids
+
+
+def split_paragraphs(lines: Iterable[str]) -> list[str]:
+    """Sentences of each body line in order; a heading line stays one sentence of its own."""
+    return split_paragraphs_with_ids(lines)[0]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dangtopic.data.paths import shared_path
 from dangtopic.data.text import detokenize_vnds
 
 SPLITS = ("train", "val", "test")
@@ -36,14 +37,7 @@ class VndsArticle:
 def default_vnds_dir() -> Path:
     """`$DANGTOPIC_VNDS_DIR`, else `../shared/data/vnds` beside the checkout or the working directory."""
     env = os.environ.get("DANGTOPIC_VNDS_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[1]
-    for base in (Path.cwd(), here):
-        cand = base.parent / "shared" / "data" / "vnds"
-        if cand.is_dir():
-            return cand
-    return Path.cwd().parent / "shared" / "data" / "vnds"
+    return Path(env) if env else shared_path("data", "vnds")
 
 
 def split_vnds_abstract(abstract: str) -> list[str]:

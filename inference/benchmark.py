@@ -1,5 +1,7 @@
 """`dangtopic benchmark`: tagging sentences/s and full-pipeline ms/article on this machine.
 
+`--soak N` instead measures the memory of `dangtopic predict` over N articles (see `dangtopic.inference.soak`).
+
 Compares the fp32 tagger with the fast path (`--fast`: dynamic int8 quantisation of the Linear layers;
 sentences are length-sorted inside the tagger in both) and prints the micro-F1 each gets on the held-out
 hand-labelled sentences (test part of `data/labels/split_v1.json`) with their agreement, so the speed
@@ -43,19 +45,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", default=None, help="hand-label JSONL (default: the shared one)")
     parser.add_argument(
         "--fast-methods",
-        default="int8,bf16",
-        help="comma-separated fast paths to compare with fp32 (int8, bf16; empty = fp32 only)",
+        default="int8,bf16,distilled",
+        help="comma-separated fast paths to compare with fp32 (int8, bf16, distilled = the shipped student "
+        "tagger; empty = fp32 only)",
     )
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
-
-
-def _shared_dir() -> Path | None:
-    here = Path(__file__).resolve().parents[1]
-    for base in (Path.cwd(), here):
-        cand = base.parent / "shared"
-        if cand.is_dir():
-            return cand
-    return None
+    soak = parser.add_argument_group(
+        "soak (memory of `dangtopic predict` over many articles, measured from outside the process)"
+    )
+    soak.add_argument(
+        "--soak",
+        type=int,
+        nargs="?",
+        const=100_000,
+        default=None,
+        metavar="N",
+        help="run the soak instead of the speed benchmark: N generated articles (default 100000)",
+    )
+    soak.add_argument(
+        "--soak-model",
+        choices=["tiny", "default"],
+        default="tiny",
+        help="tiny: a tiny random model built on the fly, same code path (default); default: the shipped "
+        "model (~1-2 articles/s on 2 cores: use a small N). --model overrides both",
+    )
+    soak.add_argument("--soak-input", default=None, help="use this JSONL instead of generating N articles")
+    soak.add_argument("--soak-csv", action="store_true", help="also write (and check) the CSV output")
+    soak.add_argument("--soak-interval", type=float, default=1.0, help="seconds between RSS samples")
+    soak.add_argument("--soak-seed", type=int, default=0, help="seed of the generated articles")
+    soak.add_argument(
+        "--soak-dir", default=None, help="keep the input, model and outputs here (default: a temp dir)"
+    )
+    soak.add_argument("--soak-samples", default=None, help="write the RSS samples to this CSV")
 
 
 def _labelled_test(path: str | None):
@@ -131,7 +152,18 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
     variants: dict[str, Any] = {"fp32": tagger}
     for method in [m.strip() for m in args.fast_methods.split(",") if m.strip()]:
-        variants[method] = make_fast(copy.deepcopy(tagger), method)
+        if method == "distilled":
+            # The student tagger shipped beside the full one (`--fast distilled`), bf16 where native.
+            from dangtopic.inference.pipeline import DEFAULT_FAST_TAGGER_DIR, FAST_TAGGER
+
+            sdir = root / FAST_TAGGER if root else DEFAULT_FAST_TAGGER_DIR
+            if not sdir.is_dir():
+                print(f"no distilled tagger at {sdir}; skipping it", file=sys.stderr)
+                continue
+            student = SentenceTagger.from_pretrained(sdir, device="cpu")
+            variants[method] = make_fast(student, "bf16") if native_bf16() else student
+        else:
+            variants[method] = make_fast(copy.deepcopy(tagger), method)
     res: dict[str, Any] = {
         "threads": torch.get_num_threads(),
         "native_bf16": native_bf16(),
@@ -189,10 +221,12 @@ def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[
     if args.articles:
         inputs = [args.articles]
     else:
-        shared = _shared_dir()
-        if shared is None or not (shared / "seeds").is_dir():
+        from dangtopic.data.paths import shared_path
+
+        seeds = shared_path("seeds")
+        if not seeds.is_dir():
             return {"skipped": "no --articles given and ../shared/seeds not found"}
-        inputs = [str(shared / "seeds")]
+        inputs = [str(seeds)]
     texts = [r.text for r in iter_records(inputs) if not r.error and r.text]
     if not texts:
         return {"skipped": f"no readable articles in {inputs}"}
@@ -203,13 +237,14 @@ def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[
     except (OSError, ValueError) as e:
         return {"skipped": f"no summarizer: {e}"}
     from dangtopic.inference.pipeline import Pipeline
-    from dangtopic.inference.speed import bf16_summarizer
+    from dangtopic.inference.speed import bf16_summarizer, native_bf16
 
     out: dict[str, Any] = {"articles": len(texts), "inputs": inputs}
     reference = None
     for name, tg in variants.items():
         # The bf16 path also runs the summariser's sentence encoder in bf16, as `--fast bf16` does.
-        summ = bf16_summarizer(copy.deepcopy(summarizer)) if name == "bf16" else summarizer
+        bf16 = name == "bf16" or (name == "distilled" and native_bf16())
+        summ = bf16_summarizer(copy.deepcopy(summarizer)) if bf16 else summarizer
         pipe = Pipeline(tg, summ, batch_size=args.batch_size, topic_summaries=False)
         pipe(texts[:1])  # warm-up
         secs, cpu, results = _time(lambda pipe=pipe: pipe(texts), args.repeat)
@@ -291,19 +326,38 @@ def format_results(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.sentences < 1 or args.repeat < 1 or args.batch_size < 1:
-        print("error: --sentences, --repeat and --batch-size must be >= 1", file=sys.stderr)
-        return 2
-    from dangtopic.inference.predict import quiet_libraries
+def _usage_problem(args: argparse.Namespace, soak_mode: bool) -> str | None:
+    if soak_mode:
+        if args.soak < 1 and not args.soak_input:
+            return "--soak needs N >= 1 (or --soak-input)"
+        if args.soak_interval <= 0:
+            return "--soak-interval must be > 0"
+    elif args.sentences < 1 or args.repeat < 1:
+        return "--sentences and --repeat must be >= 1"
+    if args.batch_size < 1:
+        return "--batch-size must be >= 1"
+    return None
 
+
+def run(args: argparse.Namespace) -> int:
+    from dangtopic.inference.predict import quiet_libraries
+    from dangtopic.inference.soak import format_soak, soak, soak_ok
+
+    soak_mode = args.soak is not None or bool(args.soak_input)
+    if soak_mode and args.soak is None:
+        args.soak = 0
+    problem = _usage_problem(args, soak_mode)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     quiet_libraries()
     try:
-        res = benchmark(args)
+        res = soak(args) if soak_mode else benchmark(args)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(format_results(res))
+    print(format_soak(res) if soak_mode else format_results(res))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    return 0
+    # The soak fails when a record was lost, duplicated, reordered, or predict crashed.
+    return (0 if soak_ok(res) else 1) if soak_mode else 0

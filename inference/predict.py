@@ -2,7 +2,9 @@
 
 Inputs are files, folders, globs, JSONL or CSV (see `dangtopic.data.readers`). Every input record
 yields exactly one output record, in input order: a result, or `{"id", "source", "title", "error"}`.
-Outputs are chosen by extension (.jsonl, .csv, .html) and written incrementally, flushed per record.
+Outputs are chosen by extension (.jsonl, .csv, .html) and written incrementally, flushed per record;
+memory stays flat however many records (`dangtopic benchmark --soak` measures it), and the HTML report
+shows the first `--report-max-articles` (1000) articles in full, its overview covering all of them.
 `--resume` continues an interrupted run from its JSONL output: the ids already written are skipped
 (a crash-truncated last line is cut first) and new records are appended; CSV/HTML outputs are rebuilt
 from the JSONL records plus the new ones. Exit code: 0 if every record succeeded, 1 if any failed,
@@ -71,12 +73,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="auto",
         default=None,
-        choices=["auto", "int8", "bf16"],
+        choices=["auto", "int8", "bf16", "distilled"],
         help="faster CPU tagger: int8 quantisation or bf16 (auto: bf16 on CPUs with native bf16, else "
-        "int8); `dangtopic benchmark` prints the speed and micro-F1 cost of each",
+        "int8), or `distilled`, the 4-layer student tagger (about 3x faster again, a little less "
+        "accurate); `dangtopic benchmark` prints the speed and micro-F1 cost of each",
     )
     parser.add_argument("--title", default=None, help="heading of the HTML report")
+    parser.add_argument(
+        "--report-max-articles",
+        type=int,
+        default=REPORT_MAX_ARTICLES,
+        metavar="N",
+        help=f"the HTML report shows the first N articles in full (default {REPORT_MAX_ARTICLES}; 0 = all); "
+        "its overview and failed-input list cover every record. Memory stays flat either way, but a report "
+        "of every article of a large batch is too big for a browser",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+# Articles rendered in full in an HTML output of `predict`: ~15 kB each (25 sentences), so ~15 MB of HTML.
+REPORT_MAX_ARTICLES = 1000
 
 
 def _error_record(rec: Any, reason: str) -> dict[str, Any]:
@@ -152,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
             return 2
+    if args.report_max_articles < 0:
+        print("error: --report-max-articles must be >= 0", file=sys.stderr)
+        return 2
     if args.num_workers < 0:
         print("error: --num-workers must be >= 0", file=sys.stderr)
         return 2
@@ -208,7 +227,15 @@ def run(args: argparse.Namespace) -> int:
     writers = []
     for o in outputs:
         primary = bool(jsonl) and o == jsonl[0]
-        writers.append(open_writer(o, labels=labels, append=args.resume and primary, title=args.title))
+        writers.append(
+            open_writer(
+                o,
+                labels=labels,
+                append=args.resume and primary,
+                title=args.title,
+                max_articles=args.report_max_articles or None,
+            )
+        )
     # Rebuild secondary outputs from what the primary JSONL already holds.
     if stats.resumed:
         rebuild = [w for w, o in zip(writers, outputs, strict=True) if o != jsonl[0]]
@@ -276,8 +303,10 @@ def run(args: argparse.Namespace) -> int:
                     print(f"skipping {src}: it is an output of this run", file=sys.stderr)
                 continue
             key = str(rec.id)
-            if done[key] > 0:
+            if key in done:
                 done[key] -= 1
+                if not done[key]:
+                    del done[key]  # the resume set shrinks as the already-done records go by
                 continue
             yield rec
 

@@ -15,18 +15,10 @@ sentences, so the choice is made on numbers.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
+
+from dangtopic.models.cpu import native_bf16
 
 FAST_METHODS = ("auto", "int8", "bf16")
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AMX or AVX512-BF16), from /proc/cpuinfo."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def _check_cpu(tagger) -> None:
@@ -98,12 +90,16 @@ def make_fast(tagger, method: str = "auto"):
 def bf16_summarizer(summarizer):
     """Cast the summariser's (frozen) sentence encoder to bfloat16, in place; its scorer stays float32.
 
-    The summariser returns float32 embeddings to its scorer whatever the encoder's dtype.
+    The summariser returns float32 embeddings to its scorer whatever the encoder's dtype. On CPUs with
+    native bf16 units the shipped summariser already loads this way (`SummarizerConfig.dtype: auto`).
     """
-    import torch
-
     if getattr(summarizer, "fast_method", None):
         return summarizer
-    summarizer.encoder.to(torch.bfloat16).eval()
+    if hasattr(summarizer, "set_dtype"):
+        summarizer.set_dtype("bfloat16")
+    else:
+        import torch
+
+        summarizer.encoder.to(torch.bfloat16).eval()
     summarizer.fast_method = "bf16"
     return summarizer

@@ -117,9 +117,13 @@ class CsvWriter:
 
 
 def open_writer(
-    path: str | Path, labels: Sequence[str] = LABELS, append: bool = False, title: str | None = None
+    path: str | Path,
+    labels: Sequence[str] = LABELS,
+    append: bool = False,
+    title: str | None = None,
+    max_articles: int | None = None,
 ):
-    """The writer for `path`'s extension (`append` only applies to JSONL)."""
+    """The writer for `path`'s extension (`append` only applies to JSONL, `title`/`max_articles` to HTML)."""
     fmt = output_format(path)
     if fmt == ".jsonl":
         return JsonlWriter(path, append=append)
@@ -127,7 +131,7 @@ def open_writer(
         return CsvWriter(path, labels=labels)
     from dangtopic.inference.report import HtmlReportWriter
 
-    return HtmlReportWriter(path, labels=labels, title=title)
+    return HtmlReportWriter(path, labels=labels, title=title, max_articles=max_articles)
 
 
 # ---------------------------------------------------------------------- reading / resuming

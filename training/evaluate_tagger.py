@@ -81,8 +81,12 @@ def evaluate(
     extra: list[str],
     seed_labels: str | None,
     baselines: bool = True,
+    compare: str | None = None,
 ) -> dict:
-    """Score the tagger and the baselines; returns {testset: {system: report}} plus metadata."""
+    """Score the tagger and the baselines; returns {testset: {system: report}} plus metadata.
+
+    `compare`: another saved tagger scored on the same sentences (e.g. the teacher of a distilled one).
+    """
     from dangtopic import LABELS
     from dangtopic.models.tagger import SentenceTagger
     from dangtopic.training.train_tagger import TaggerDataConfig, load_extra, load_hand_splits
@@ -116,6 +120,13 @@ def evaluate(
         n_sent += len(texts)
         results[name]["fine-tuned tagger"] = multilabel_report(y, probs >= tagger.thresholds, labels)
     timing["tagger_sentences_per_s"] = n_sent / (time.time() - t)
+    if compare:
+        other = SentenceTagger.from_pretrained(compare)
+        for name, (texts, y, groups) in sets.items():
+            probs = other.predict_proba(texts, groups=groups)
+            results[name][f"compared: {Path(compare).name}"] = multilabel_report(
+                y, probs >= other.thresholds, labels
+            )
 
     if baselines:
         from dangtopic.data.weak import keyword_labels
@@ -206,6 +217,16 @@ def render_card(out: dict, command: str) -> str:
         "",
         f"- Base encoder: `{cfg.encoder.name}` (fingerprint `{tagger.fingerprint}`), prefix `{cfg.encoder.prefix!r}`,"
         f" max {cfg.encoder.max_length} tokens, {cfg.encoder.pooling} pooling",
+        *(
+            [f"- Distilled student: the first {cfg.num_layers} encoder layers only"]
+            + (
+                [f"  (teacher `{training['teacher']}`, whose probabilities were the targets)"]
+                if training.get("teacher")
+                else []
+            )
+            if cfg.num_layers
+            else []
+        ),
         f"- Fine-tuning: LoRA r={cfg.lora.r}, alpha={cfg.lora.alpha} on {', '.join(cfg.lora.target_modules)};"
         " linear head on mean-pooled states",
         f"- Thresholds (tuned on dev articles): {thr}",
@@ -250,6 +271,9 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--no-baselines", action="store_true", help="score only the tagger")
     parser.add_argument(
+        "--compare", help="another tagger folder to score beside it (e.g. a student's teacher)"
+    )
+    parser.add_argument(
         "--write-card", action="store_true", help="write README.md + metrics into the model folder"
     )
     parser.add_argument("--json", help="also write the metrics as JSON to this file")
@@ -266,6 +290,7 @@ def run(args) -> int:
         args.extra_labels,
         args.seed_labels,
         baselines=not args.no_baselines,
+        compare=args.compare,
     )
     print(render(out))
     metrics = {k: v for k, v in out.items() if k != "tagger"}

@@ -35,6 +35,17 @@ class TaggerDataConfig:
     # article so it matches what the model sees at inference (costs one pass over the VNDS train file).
     weak_full_context: bool = True
     vnds_dir: str | None = None
+    # Distillation: a saved tagger whose probabilities replace the weak sentences' label-model targets.
+    # A small student (model.num_layers) trained this way learns the teacher's behaviour, not the rules'.
+    teacher: str | None = None
+    teacher_weight: float = 1.0  # loss weight of teacher-labelled sentences (hand labels weigh 1.0)
+    teacher_dtype: str = "float32"  # bfloat16 labels ~2x faster on CPUs with native bf16 (99.8% same labels)
+
+    def __post_init__(self) -> None:
+        if self.teacher is not None and not self.weak_labels:
+            raise ValueError("data.teacher needs data.weak_labels: the teacher labels those sentences")
+        if self.teacher_dtype not in {"float32", "bfloat16"}:
+            raise ValueError(f"teacher_dtype must be float32 or bfloat16, got {self.teacher_dtype!r}")
 
 
 @dataclass
@@ -152,11 +163,33 @@ def load_weak(path: str, labels: list[str], weight: float, limit: int, seed: int
     return out
 
 
+def teacher_targets(
+    teacher_path: str, examples: list[Example], labels: list[str], weight: float, dtype: str
+) -> None:
+    """Replace the targets of weak examples, in place, by a teacher tagger's probabilities."""
+    import torch
+
+    teacher = SentenceTagger.from_pretrained(_resolve(teacher_path))
+    if dtype == "bfloat16":
+        teacher.encoder.to(torch.bfloat16)
+        teacher.head.to(torch.bfloat16)
+    weak = [e for e in examples if e.source in {"weak", "teacher"}]
+    missing = set(labels) - set(teacher.config.labels)
+    if missing:
+        raise ValueError(f"the teacher at {teacher_path} has no {sorted(missing)} labels")
+    order = [teacher.config.labels.index(lab) for lab in labels]
+    probs = teacher.predict_proba([e.text for e in weak], groups=[e.group for e in weak])
+    for e, p in zip(weak, probs[:, order], strict=True):
+        e.target = p.astype(np.float32)
+        e.weight = weight
+        e.source = "teacher"
+
+
 def weak_article_context(tagger: SentenceTagger, examples: list[Example], vnds_dir: str | None) -> int:
     """Replace the context columns of weak examples by those of their whole VNDS article; returns #articles."""
     from dangtopic.data.vnds import iter_vnds
 
-    wanted = {e.group for e in examples if e.source == "weak"}
+    wanted = {e.group for e in examples if e.source in {"weak", "teacher"}}
     n_ctx = len(tagger.config.labels)
     context: dict[str, np.ndarray] = {}
     for art in iter_vnds("train", vnds_dir, ids=wanted):
@@ -165,7 +198,7 @@ def weak_article_context(tagger: SentenceTagger, examples: list[Example], vnds_d
         if len(context) == len(wanted):
             break
     for e in examples:
-        if e.source == "weak" and e.group in context:
+        if e.source in {"weak", "teacher"} and e.group in context:
             e.feats = e.feats.copy()
             e.feats[-n_ctx:] = context[e.group]
     return len(context)
@@ -243,6 +276,12 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     if cfg.data.weak_labels:
         train_set += load_weak(
             cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed
+        )
+    if cfg.data.teacher:
+        t_teacher = time.time()
+        teacher_targets(cfg.data.teacher, train_set, labels, cfg.data.teacher_weight, cfg.data.teacher_dtype)
+        logger.info(
+            "teacher %s labelled the weak sentences in %.1f s", cfg.data.teacher, time.time() - t_teacher
         )
     dev = parts["dev"]
     logger.info(
@@ -396,6 +435,7 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
         "device": device,
         "train_sentences": len(train_set),
         "dev_sentences": len(dev),
+        "teacher": cfg.data.teacher,
         "best_epoch": best.get("epoch"),
         "dev": best.get("report"),
         "history": history,

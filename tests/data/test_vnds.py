@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from dangtopic.data.labels import default_labels_dir
 from dangtopic.data.text import detokenize_vnds
-from dangtopic.data.vnds import iter_vnds, parse_vnds_record, split_vnds_abstract
+from dangtopic.data.vnds import default_vnds_dir, iter_vnds, parse_vnds_record, split_vnds_abstract
 
 
 @pytest.mark.parametrize(
@@ -111,8 +112,26 @@ def test_iter_vnds_id_filter(tmp_path):
     path = tmp_path / "vnds_train.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as f:
         for i in range(5):
-            rec = {"id": f"train/{i:06d}", "title": f"Tiêu_đề {i}", "abstract": "Tóm_tắt .", "paragraphs": [["Câu ."]]}
+            rec = {
+                "id": f"train/{i:06d}",
+                "title": f"Tiêu_đề {i}",
+                "abstract": "Tóm_tắt .",
+                "paragraphs": [["Câu ."]],
+            }
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
     got = [a.id for a in iter_vnds("train", tmp_path, ids={"train/000001", "train/000004"})]
     assert got == ["train/000001", "train/000004"]
     assert [a.title for a in iter_vnds("train", tmp_path, limit=2)] == ["Tiêu đề 0", "Tiêu đề 1"]
+
+
+def test_default_dirs_follow_env_then_shared_beside_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("DANGTOPIC_VNDS_DIR", str(tmp_path / "v"))
+    assert default_vnds_dir() == tmp_path / "v"
+    monkeypatch.delenv("DANGTOPIC_VNDS_DIR")
+    monkeypatch.delenv("DANGTOPIC_LABELS", raising=False)
+    for part in ("vnds", "labels"):
+        (tmp_path / "shared" / "data" / part).mkdir(parents=True)
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    assert default_vnds_dir() == tmp_path / "shared" / "data" / "vnds"
+    assert default_labels_dir() == tmp_path / "shared" / "data" / "labels"

@@ -295,3 +295,20 @@ def test_package_level_exports():
 
     for name in ("Pipeline", "ArticleResult", "Summary", "SentenceResult"):
         assert getattr(dangtopic, name) is getattr(pipeline, name)
+
+
+def test_html_output_renders_a_bounded_number_of_articles(tmp_path, tiny_model_dir, capsys):
+    d = tmp_path / "in"
+    d.mkdir()
+    for i in range(3):
+        (d / f"a{i}.txt").write_text(ARTICLE if i % 2 else ARTICLE_2, encoding="utf-8")
+    h = tmp_path / "o.html"
+    assert _predict(d, "-o", h, "--model", tiny_model_dir, "--report-max-articles", "2") == 0
+    html = h.read_text(encoding="utf-8")
+    assert html.count('class="card article"') == 2
+    assert "Showing the first 2 of 3 articles in full" in html
+    h2 = tmp_path / "all.html"
+    assert _predict(d, "-o", h2, "--model", tiny_model_dir, "--report-max-articles", "0") == 0
+    assert h2.read_text(encoding="utf-8").count('class="card article"') == 3
+    assert _predict(d, "-o", h2, "--model", tiny_model_dir, "--report-max-articles", "-1") == 2
+    assert "--report-max-articles must be >= 0" in capsys.readouterr().err

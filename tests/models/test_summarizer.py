@@ -213,3 +213,86 @@ def test_headings_are_not_selected_unless_nothing_else(tiny_summ):
         out = tiny_summ.summarize(sents, max_sentences=3, max_words=200)
         assert 0 not in out.sentence_indices
     assert tiny_summ.summarize(sents, candidates=[0]).sentence_indices == [0]
+
+
+# ------------------------------------------------------------------ captions and dtype
+
+CAPTION_ARTICLE = [
+    "Sau 10 năm thực hiện Nghị quyết Trung ương 5, hệ thống chính trị ở cơ sở có nhiều chuyển biến.",
+    "Trước hết cần củng cố các thôn bản chưa có chi bộ.",
+    "Ban Thường vụ đã ban hành Nghị quyết về công tác kết nạp đảng viên.",
+    "Buổi họp bất thường của Đảng bộ xã Khun Há, huyện Tam Đường.",  # photo caption, paragraph 2
+    "Các cấp uỷ đảng từ huyện đến cơ sở đã xây dựng kế hoạch thực hiện.",
+    "Từ khi chia tách đến nay đã kết nạp được 5.903 đảng viên.",
+]
+CAPTION_PARAS = [0, 1, 1, 2, 3, 3]
+
+
+def test_captions_are_never_selected_when_paragraphs_are_known(tiny_summ):
+    everything = {"max_sentences": 6, "max_words": 1000}
+    assert tiny_summ.config.skip_captions
+    out = tiny_summ.summarize(CAPTION_ARTICLE, "t", paragraphs=CAPTION_PARAS, **everything)
+    assert 3 not in out.sentence_indices and len(out.sentence_indices) >= 3
+    # the same article without layout, or with the rule off, may pick it: the rule is what keeps it out
+    tiny_summ.config.skip_captions = False
+    try:
+        off = tiny_summ.summarize(CAPTION_ARTICLE, "t", paragraphs=CAPTION_PARAS, **everything)
+    finally:
+        tiny_summ.config.skip_captions = True
+    assert 3 in off.sentence_indices
+    assert 3 in tiny_summ.summarize(CAPTION_ARTICLE, "t", **everything).sentence_indices
+    # a caption-only candidate set gives an empty summary that says why
+    only = tiny_summ.summarize(CAPTION_ARTICLE, candidates=[3], paragraphs=CAPTION_PARAS)
+    assert only.text == "" and "photo caption" in only.warnings[0]
+    with pytest.raises(ValueError, match="paragraph ids"):
+        tiny_summ.summarize(CAPTION_ARTICLE, paragraphs=CAPTION_PARAS[:-1])
+
+
+def test_predict_uses_article_paragraphs(tiny_summ):
+    art = Article("a", "t", CAPTION_ARTICLE, paragraphs=CAPTION_PARAS)
+    bad = Article("b", "t", CAPTION_ARTICLE, paragraphs=[0, 1])
+    got = tiny_summ.predict([art, bad])
+    assert got[0] == tiny_summ.summarize(CAPTION_ARTICLE, "t", paragraphs=CAPTION_PARAS)
+    assert got[1].warnings[0].startswith("error: ValueError")
+
+
+def test_saved_config_without_new_keys_still_loads(tiny_summ, tmp_path):
+    folder = tiny_summ.save_pretrained(tmp_path / "old")
+    meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    for key in ("skip_captions", "dtype"):
+        del meta["config"][key]
+    (folder / "config.json").write_text(json.dumps(meta), encoding="utf-8")
+    loaded = ExtractiveSummarizer.from_pretrained(folder)
+    assert loaded.config.skip_captions is True and loaded.config.dtype == "auto"
+
+
+def test_dtype_setting(tiny_encoder_path, tmp_path, monkeypatch):
+    import torch
+
+    from dangtopic.models import summarizer as mod
+
+    monkeypatch.setattr(mod, "native_bf16", lambda: True)
+    assert mod.resolve_dtype("auto") == torch.bfloat16
+    monkeypatch.setattr(mod, "native_bf16", lambda: False)
+    assert mod.resolve_dtype("auto") == torch.float32
+    with pytest.raises(ValueError):
+        mod.resolve_dtype("float16")
+    with pytest.raises(ConfigError, match="dtype"):
+        ExtractiveSummarizer.create(str(tiny_encoder_path), dtype="float16")
+
+    torch.manual_seed(0)
+    fp32 = ExtractiveSummarizer.create(str(tiny_encoder_path), hidden_size=16, context_heads=2)
+    assert fp32.encoder_dtype == "float32"  # auto on a CPU without bf16 units
+    folder = fp32.save_pretrained(tmp_path / "m")
+    bf16 = ExtractiveSummarizer.from_pretrained(folder, dtype="bfloat16")
+    assert bf16.encoder_dtype == "bfloat16" and bf16.config.dtype == "bfloat16"
+    emb = bf16.embed(SENTS)
+    assert emb.dtype == torch.float32 and emb.shape == fp32.embed(SENTS).shape
+    assert torch.nn.functional.cosine_similarity(emb, fp32.embed(SENTS)).min() > 0.99
+    out = bf16.summarize(SENTS, "t")
+    assert out.sentence_indices and out.text == " ".join(SENTS[i] for i in out.sentence_indices)
+    with pytest.raises(ValueError, match="reload"):
+        bf16.set_dtype("float32")
+    fp32.set_dtype("bfloat16")
+    assert fp32.encoder_dtype == "bfloat16"
+    assert ExtractiveSummarizer.from_pretrained(folder, dtype="float32").encoder_dtype == "float32"

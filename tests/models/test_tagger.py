@@ -7,22 +7,15 @@ import pytest
 from dangtopic import LABELS
 from dangtopic.models.config import ConfigError, from_dict
 from dangtopic.models.tagger import SentenceTagger, TaggerConfig, TagPrediction
+from dangtopic.models.tiny import make_tiny_tagger
 
 
 @pytest.fixture(scope="module")
 def tagger(tiny_encoder_path):
-    import torch
-
-    torch.manual_seed(0)
-    t = SentenceTagger.create(encoder=str(tiny_encoder_path))
-    # Give the head and the LoRA B matrices non-trivial weights so round trips test real values.
-    with torch.no_grad():
-        for name, p in t.encoder.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
-        t.head[1].weight.normal_(0, 2.0)
+    # Its own instance (thresholds are changed) with a stronger head so round trips test real values.
+    t = make_tiny_tagger(tiny_encoder_path, head_std=2.0)
     t.config.thresholds = {"membership": 0.3, "inspection": 0.6, "restructuring": 0.5, "training": 0.45}
-    return t.eval()
+    return t
 
 
 def test_predict_shapes(tagger):
@@ -82,6 +75,16 @@ def test_from_pretrained_errors(tmp_path):
     (tmp_path / "x" / "config.json").write_text(json.dumps({"kind": "extractive-summarizer"}))
     with pytest.raises(ValueError, match="not a sentence-tagger"):
         SentenceTagger.from_pretrained(tmp_path / "x")
+
+
+def test_other_base_encoder_warns_at_the_callers_line(tagger, tmp_path):
+    out = tagger.save_pretrained(tmp_path / "tagger")
+    meta = json.loads((out / "config.json").read_text())
+    meta["base_fingerprint"] = "sha256:another-encoder"
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="differs from the one this tagger was trained on") as rec:
+        SentenceTagger.from_pretrained(out)
+    assert [w.filename for w in rec if "differs" in str(w.message)] == [__file__]
 
 
 def test_config_validation():

@@ -1,0 +1,18 @@
+"""Where the project's shared, read-only data lives (`../shared` beside the checkout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def shared_path(*parts: str) -> Path:
+    """`../shared/<parts>` beside the working directory or the checkout, whichever exists first.
+
+    When neither exists, the one beside the working directory (so error messages name a sensible path).
+    """
+    here = Path(__file__).resolve().parents[1]
+    for base in (Path.cwd(), here):
+        cand = base.parent.joinpath("shared", *parts)
+        if cand.exists():
+            return cand
+    return Path.cwd().parent.joinpath("shared", *parts)

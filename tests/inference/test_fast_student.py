@@ -1,0 +1,54 @@
+"""`fast="distilled"` loads the student tagger shipped beside the full one."""
+
+import shutil
+
+import pytest
+from inference_texts import ARTICLE
+
+from dangtopic.inference import speed
+from dangtopic.inference.pipeline import FAST_TAGGER, Pipeline
+from dangtopic.models.tagger import SentenceTagger
+from dangtopic.models.tiny import make_tiny_tagger
+
+
+@pytest.fixture()
+def model_with_student(tmp_path, tiny_model_dir, tiny_encoder_path):
+    root = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, root)
+    student = make_tiny_tagger(tiny_encoder_path, seed=7)
+    student.config.num_layers = 1
+    student.save_pretrained(root / FAST_TAGGER)
+    return root
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_distilled_uses_student(model_with_student, monkeypatch, bf16):
+    import torch
+
+    monkeypatch.setattr(speed, "native_bf16", lambda: bf16)
+    full = Pipeline.from_pretrained(model_with_student, device="cpu")
+    fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast="distilled")
+    assert len(full.tagger.encoder.encoder.layer) == 2
+    assert len(fast.tagger.encoder.encoder.layer) == 1
+    dtypes = {p.dtype for p in fast.tagger.encoder.parameters()}
+    if bf16:
+        assert fast.fast == "distilled+bf16" and dtypes == {torch.bfloat16}
+    else:
+        # Without native bf16 the student stays fp32: int8 would cost more accuracy than it saves.
+        assert fast.fast == "distilled" and dtypes == {torch.float32}
+    student = SentenceTagger.from_pretrained(model_with_student / FAST_TAGGER)
+    sents = [s.text for s in fast(ARTICLE).sentences]
+    want = [p.labels for p in student.predict(sents)]
+    got = [s.labels for s in fast(ARTICLE).sentences]
+    same = sum(a == b for a, b in zip(want, got, strict=True)) / len(want)
+    assert same >= (0.8 if bf16 else 1.0)
+
+
+def test_precision_paths_keep_full_tagger(model_with_student):
+    for method in ("int8", True):
+        fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast=method)
+        assert fast.fast in {"int8", "bf16"}
+        assert len(fast.tagger.encoder.encoder.layer) == 2
+    shutil.rmtree(model_with_student / FAST_TAGGER)
+    with pytest.raises(FileNotFoundError, match="distilled"):
+        Pipeline.from_pretrained(model_with_student, device="cpu", fast="distilled")

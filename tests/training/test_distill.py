@@ -1,0 +1,113 @@
+"""Distilling a smaller tagger (first k encoder layers) from a saved teacher tagger."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dangtopic.models.config import ConfigError, load_config
+from dangtopic.models.tagger import SentenceTagger
+from dangtopic.training.train_tagger import Example, TrainTaggerConfig, teacher_targets, train
+
+REPO = Path(__file__).resolve().parents[2]
+
+SENTS = [
+    ("Toàn tỉnh đã kết nạp mới 3.787 đảng viên.", ["membership"]),
+    ("Ủy ban kiểm tra thi hành kỷ luật cảnh cáo 5 đảng viên.", ["inspection"]),
+    ("Giảm 138 đầu mối cấp phòng và 1.845 biên chế.", ["restructuring"]),
+    ("Mở lớp bồi dưỡng nghiệp vụ công tác Đảng cho 590 cán bộ.", ["training"]),
+    ("Chỉ số PCI năm 2022 xếp thứ 43/63.", []),
+]
+WEAK = [
+    "Chi bộ kết nạp 2 đảng viên mới trong quý I.",
+    "Ủy ban kiểm tra giám sát 12 tổ chức đảng.",
+    "Sáp nhập hai phòng chuyên môn, giảm 4 biên chế.",
+    "Cử 30 cán bộ đi học lớp trung cấp lý luận chính trị.",
+    "Thời tiết miền Bắc chuyển lạnh.",
+    "Tỉnh ủy tổ chức hội nghị sơ kết.",
+]
+
+
+@pytest.fixture()
+def distill_data(tmp_path, tiny_tagger):
+    from datasets import Dataset
+
+    labels = tmp_path / "labels.jsonl"
+    split = {"train": [], "dev": [], "test": []}
+    with labels.open("w", encoding="utf-8") as f:
+        for a, part in enumerate(["train", "dev", "test"]):
+            aid = f"train/{a:06d}"
+            split[part].append(aid)
+            for k, (text, labs) in enumerate(SENTS):
+                row = {"id": f"{aid}#{k}", "text": text, "labels": labs}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    split_file = tmp_path / "split.json"
+    split_file.write_text(json.dumps(split))
+    # Label-model targets deliberately constant: distillation must replace them by the teacher's.
+    weak = tmp_path / "weak"
+    Dataset.from_dict(
+        {
+            "text": WEAK,
+            "probs": [[0.5, 0.5, 0.5, 0.5]] * len(WEAK),
+            "article_id": [f"w{i}" for i in range(len(WEAK))],
+        }
+    ).save_to_disk(str(weak))
+    teacher = tmp_path / "teacher"
+    tiny_tagger.save_pretrained(teacher)
+    return labels, split_file, weak, teacher
+
+
+def test_teacher_targets_replace_weak_targets(distill_data, tiny_tagger):
+    *_, teacher = distill_data
+    labels = list(tiny_tagger.config.labels)
+    gold = Example(SENTS[0][0], np.array([1, 0, 0, 0], dtype=np.float32), 1.0, "hand")
+    weak = [
+        Example(t, np.full(4, 0.5, dtype=np.float32), 0.5, "weak", group=f"w{i}") for i, t in enumerate(WEAK)
+    ]
+    # Reversed label order: the teacher's columns must be mapped by name, not position.
+    teacher_targets(str(teacher), [gold, *weak], labels[::-1], weight=2.0, dtype="float32")
+    expected = tiny_tagger.predict_proba(WEAK)[:, ::-1]
+    np.testing.assert_allclose(np.stack([e.target for e in weak]), expected, atol=1e-5)
+    assert all(e.source == "teacher" and e.weight == 2.0 for e in weak)
+    np.testing.assert_array_equal(gold.target, [1, 0, 0, 0])  # hand labels keep their gold targets
+    with pytest.raises(ValueError, match="no"):
+        teacher_targets(str(teacher), weak, ["membership", "elections"], weight=1.0, dtype="float32")
+
+
+def test_distilled_student_keeps_first_layers_and_round_trips(distill_data, tiny_encoder_path, tmp_path):
+    labels, split_file, weak, teacher = distill_data
+    cfg = load_config(
+        TrainTaggerConfig,
+        REPO / "configs" / "tagger_fast.yaml",
+        {
+            "model.encoder.name": str(tiny_encoder_path),
+            "model.num_layers": 1,
+            "data.hand_labels": str(labels),
+            "data.split_file": str(split_file),
+            "data.extra_labels": [],
+            "data.weak_labels": str(weak),
+            "data.teacher": str(teacher),
+            "data.teacher_dtype": "float32",
+            "optim.epochs": 1,
+            "optim.batch_size": 4,
+        },
+    )
+    student, log = train(cfg)
+    assert len(student.encoder.base_model.model.encoder.layer) == 1
+    assert log["train_sentences"] == len(SENTS) + len(WEAK)
+    out = student.save_pretrained(tmp_path / "student")
+    assert json.loads((out / "config.json").read_text())["config"]["num_layers"] == 1
+    loaded = SentenceTagger.from_pretrained(out)
+    assert len(loaded.encoder.encoder.layer) == 1
+    texts = [s for s, _ in SENTS]
+    np.testing.assert_allclose(loaded.predict_proba(texts), student.predict_proba(texts), atol=1e-5)
+
+
+def test_fast_config_validates():
+    cfg = load_config(TrainTaggerConfig, REPO / "configs" / "tagger_fast.yaml")
+    assert cfg.model.num_layers and cfg.model.num_layers < 12 and cfg.data.teacher
+    with pytest.raises(ConfigError, match="weak_labels"):
+        load_config(TrainTaggerConfig, REPO / "configs" / "tagger_fast.yaml", {"data.weak_labels": None})
+    with pytest.raises(ConfigError, match="num_layers"):
+        load_config(TrainTaggerConfig, REPO / "configs" / "tagger_fast.yaml", {"model.num_layers": 0})
