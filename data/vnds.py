@@ -67,10 +67,8 @@ def _line_id(line: str) -> str | None:
     return None
 
 
-def iter_vnds(
-    split: str, root: str | Path | None = None, limit: int | None = None, ids: set[str] | None = None
-) -> Iterator[VndsArticle]:
-    """Stream detokenised articles of one VNDS split (`train`, `val`, `test`); `ids` keeps only those."""
+def iter_vnds_lines(split: str, root: str | Path | None = None, limit: int | None = None) -> Iterator[str]:
+    """Raw non-blank JSON lines of one VNDS split; `limit` counts the first lines of the file."""
     if split not in SPLITS:
         raise ValueError(f"unknown VNDS split {split!r}; expected one of {SPLITS}")
     path = Path(root) if root else default_vnds_dir()
@@ -81,15 +79,22 @@ def iter_vnds(
         for i, line in enumerate(f):
             if limit is not None and i >= limit:
                 break
-            if not line.strip():
+            if line.strip():
+                yield line
+
+
+def iter_vnds(
+    split: str, root: str | Path | None = None, limit: int | None = None, ids: set[str] | None = None
+) -> Iterator[VndsArticle]:
+    """Stream detokenised articles of one VNDS split (`train`, `val`, `test`); `ids` keeps only those."""
+    for line in iter_vnds_lines(split, root, limit):
+        if ids is not None:
+            quick = _line_id(line)
+            if quick is not None and quick not in ids:
                 continue
-            if ids is not None:
-                quick = _line_id(line)
-                if quick is not None and quick not in ids:
-                    continue
-                record = json.loads(line)
-                if record.get("id") not in ids:
-                    continue
-                yield parse_vnds_record(record)
-            else:
-                yield parse_vnds_record(json.loads(line))
+            record = json.loads(line)
+            if record.get("id") not in ids:
+                continue
+            yield parse_vnds_record(record)
+        else:
+            yield parse_vnds_record(json.loads(line))

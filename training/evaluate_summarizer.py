@@ -8,7 +8,6 @@ is printed only to compare with published VietNews numbers. `--seeds DIR` summar
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import statistics
@@ -22,7 +21,7 @@ import numpy as np
 
 from dangtopic.data.captions import caption_sentences
 from dangtopic.data.rouge import ROUGE_TYPES, RougeAccumulator, greedy_oracle, lead
-from dangtopic.data.vnds import SPLITS, VndsArticle, default_vnds_dir, parse_vnds_record
+from dangtopic.data.vnds import VndsArticle, iter_vnds_lines, parse_vnds_record
 from dangtopic.models.summarizer import (
     DEFAULT_SUMMARIZER_DIR,
     ExtractiveSummarizer,
@@ -76,21 +75,10 @@ def iter_vnds_with_paragraphs(
 
     VNDS keeps no page layout inside the body: an article is one body paragraph, usually followed by one
     paragraph holding the photo captions, so the layout rule of `data.captions` can rarely fire here."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown VNDS split {split!r}; expected one of {SPLITS}")
-    path = Path(root) if root else default_vnds_dir()
-    path = path / f"vnds_{split}.jsonl.gz" if path.is_dir() else path
-    if not path.exists():
-        raise FileNotFoundError(f"VNDS file not found: {path} (set DANGTOPIC_VNDS_DIR)")
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if limit is not None and i >= limit:
-                break
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            pids = [k for k, para in enumerate(record.get("paragraphs", [])) for s in para if s.strip()]
-            yield parse_vnds_record(record), pids
+    for line in iter_vnds_lines(split, root, limit):
+        record = json.loads(line)
+        pids = [k for k, para in enumerate(record.get("paragraphs", [])) for s in para if s.strip()]
+        yield parse_vnds_record(record), pids
 
 
 def evaluate(

@@ -11,7 +11,6 @@ accuracy on the hand labels and the weak labels' P/R/F1 on the hand-labelled dev
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import logging
@@ -36,7 +35,7 @@ from dangtopic.data.labels import (
     load_split,
     sentence_key,
 )
-from dangtopic.data.vnds import default_vnds_dir, parse_vnds_record, split_vnds_abstract
+from dangtopic.data.vnds import iter_vnds_lines, parse_vnds_record, split_vnds_abstract
 from dangtopic.data.weak import (
     ABSTAIN,
     DEFAULT_LFS,
@@ -192,16 +191,8 @@ def load_hand_data(cfg: WeakLabelsConfig) -> HandData:
 
 def iter_vnds_records(split: str, root: str | Path | None = None, limit: int | None = None) -> Iterator[dict]:
     """Raw VNDS JSON objects (word-segmented); parsing them is cheap, detokenising is done only when selected."""
-    path = Path(root) if root else default_vnds_dir()
-    path = path / f"vnds_{split}.jsonl.gz" if path.is_dir() else path
-    if not path.exists():
-        raise FileNotFoundError(f"VNDS file not found: {path} (set DANGTOPIC_VNDS_DIR or vnds_dir)")
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if limit is not None and i >= limit:
-                break
-            if line.strip():
-                yield json.loads(line)
+    for line in iter_vnds_lines(split, root, limit):
+        yield json.loads(line)
 
 
 def _raw_sentences(d: dict) -> list[str]:

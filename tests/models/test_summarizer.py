@@ -16,15 +16,10 @@ from dangtopic.models.summarizer import (
     select_sentences,
     textrank_scores,
 )
+from dangtopic.models.tiny import TINY_SENTENCES
 
-SENTS = [
-    "Toàn tỉnh đã kết nạp mới 3.787 đảng viên, nâng tổng số lên 28.087 đảng viên.",
-    "Cấp ủy, ủy ban kiểm tra các cấp kiểm tra chấp hành 1.263 tổ chức đảng, 4.797 đảng viên.",
-    "Kết quả giảm được 138 đầu mối cấp phòng và 1.845 biên chế, giảm 210 lãnh đạo.",
-    "Đã triệu tập 590 đồng chí đi học bồi dưỡng nghiệp vụ công tác xây dựng Đảng.",
-    "Việc quán triệt, học tập các nghị quyết của Đảng được chú trọng đổi mới.",
-    "Chỉ số năng lực cạnh tranh cấp tỉnh (PCI) năm 2022 xếp thứ 43/63.",
-]
+# The sentences the tiny encoder's tokenizer was trained on (minus the keyword line).
+SENTS = TINY_SENTENCES[:6]
 
 
 @pytest.fixture(scope="module")
