@@ -1,9 +1,10 @@
 """Hand-labelled sentences: loading, matching keys, and the article-level train/dev/test split.
 
 Hand labels are JSONL records `{"id": "<article id>#<k>", "text", "labels", ["source"]}`; `k` is the
-sentence index within the article (VNDS: title, abstract sentences, body). The split is by ARTICLE
-(near-duplicate articles that share sentences are kept together) and is committed as
-`data/labels/split_v1.json` so every trainer and evaluator holds out the same articles.
+sentence index within the article (VNDS: title, abstract sentences, body). The labelled set is the
+round-2 labels (two passes, adjudicated, judged in context) plus the v1 labels (one pass). The split is
+by ARTICLE (near-duplicate articles that share sentences are kept together) and is committed as
+`data/labels/split_v2.json` so every trainer and evaluator holds out the same articles.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from dangtopic.data.paths import shared_path
 from dangtopic.data.text import normalize_sentence, normalize_text
 
 DEFAULT_FILE = "sentences_labelled.jsonl"
+# The one labelled set: round-2 (double-annotated, context-aware) first, then v1 (one pass).
+HAND_FILES = ("round2_labelled.jsonl", DEFAULT_FILE)
 LABELS_DIR = Path(__file__).resolve().parent / "labels"
-SPLIT_V1 = LABELS_DIR / "split_v1.json"
+SPLIT_FILE = LABELS_DIR / "split_v2.json"
 PARTS = ("train", "dev", "test")
 
 # Old-style tone placement ("hoà", "uỷ", "khoẻ") vs new style ("hòa", "ủy", "khỏe") when the
@@ -147,6 +150,112 @@ def load_labelled(path: str | Path | None = None, source: str = "shared-hand") -
     return items
 
 
+def hand_label_files(paths: Sequence[str | Path] | None = None) -> list[Path]:
+    """The hand-label files: `paths`, else round-2 + v1 in `default_labels_dir()`."""
+    if paths:
+        return [Path(p) for p in paths]
+    return [default_labels_dir() / name for name in HAND_FILES]
+
+
+def load_hand_labels(paths: Sequence[str | Path] | None = None) -> list[LabelledSentence]:
+    """All hand-labelled sentences of `hand_label_files(paths)`; an id in two files raises `ValueError`."""
+    items: list[LabelledSentence] = []
+    seen: dict[str, Path] = {}
+    for p in hand_label_files(paths):
+        for it in load_labelled(p):
+            if it.id in seen:
+                raise ValueError(f"sentence {it.id!r} is in both {seen[it.id]} and {p}")
+            seen[it.id] = p
+            items.append(it)
+    return items
+
+
+@dataclass
+class LabelledArticle:
+    """An article as the annotators read it: its sentences in order, labels where a sentence has them.
+
+    `labels[k]` is None for a context-only sentence (filled in from the corpus around the labelled
+    ones of an excerpt); `sources[k]` is the label file's `source`, or None likewise.
+    """
+
+    id: str
+    sentences: list[str]
+    labels: list[list[str] | None]
+    sources: list[str | None]
+
+    @property
+    def n_labelled(self) -> int:
+        return sum(lab is not None for lab in self.labels)
+
+
+def labelled_articles(
+    items: Sequence[LabelledSentence], full_text: dict[str, list[str]] | None = None
+) -> list[LabelledArticle]:
+    """Group labelled sentences into articles in position order; fill gaps from `full_text`.
+
+    `full_text` maps an article id to all its sentences in the labels' order (for VNDS:
+    `VndsArticle.labelled_sentences`). Excerpts get back the sentences around and between their labelled
+    ones (the context annotators read) as unlabelled sentences. Annotators sometimes split a sentence
+    differently from the corpus, so gaps are located by anchoring on labelled sentences found in the
+    corpus, not by index arithmetic alone.
+    """
+    by_art: dict[str, list[LabelledSentence]] = defaultdict(list)
+    for it in items:
+        by_art[it.article_id].append(it)
+    out = []
+    for aid, its in by_art.items():
+        its = sorted(its, key=lambda it: it.index)
+        corpus = (full_text or {}).get(aid) or []
+        where: dict[int, int] = {}
+        for j, text in enumerate(corpus):
+            where.setdefault(sentence_key(text), j)
+        art = LabelledArticle(aid, [], [], [])
+
+        def context(lo: int, hi: int, art: LabelledArticle = art, corpus: list[str] = corpus) -> None:
+            for k in range(lo, min(hi, len(corpus))):
+                art.sentences.append(corpus[k])
+                art.labels.append(None)
+                art.sources.append(None)
+
+        prev_pos, prev_j = -1, -1
+        for it in its:
+            j = where.get(sentence_key(it.text))
+            if j is not None and j <= prev_j:
+                j = None  # a repeated sentence: its first occurrence is already behind us
+            gap = it.index - prev_pos - 1
+            if gap > 0:
+                hi = j if j is not None else prev_j + 1 + gap
+                context(prev_j + 1, hi)
+                prev_j = max(prev_j, min(hi, len(corpus)) - 1)
+            if j is not None:
+                prev_j = j
+            art.sentences.append(it.text)
+            art.labels.append(list(it.labels))
+            art.sources.append(it.source)
+            prev_pos = it.index
+        if its[-1].source.endswith("excerpt"):
+            context(prev_j + 1, len(corpus))
+        out.append(art)
+    return out
+
+
+def vnds_full_text(article_ids: Iterable[str], vnds_dir: str | Path | None = None) -> dict[str, list[str]]:
+    """`labelled_sentences` of the VNDS articles in `article_ids` (one pass over the needed splits)."""
+    from dangtopic.data.vnds import SPLITS, iter_vnds
+
+    wanted = set(article_ids)
+    out: dict[str, list[str]] = {}
+    for split in SPLITS:
+        ids = {a for a in wanted if a.startswith(split + "/")}
+        if not ids:
+            continue
+        for art in iter_vnds(split, vnds_dir, ids=ids):
+            out[art.id] = [normalize_sentence(s) for s in art.labelled_sentences]
+            if len(out) == len(wanted):
+                break
+    return out
+
+
 def labels_to_vector(labels: Iterable[str]) -> list[int]:
     """Multi-hot vector in `LABELS` order; unknown labels raise `ValueError`."""
     labels = list(labels)
@@ -197,13 +306,19 @@ def article_groups(items: Sequence[LabelledSentence]) -> list[list[str]]:
 
 
 def split_articles(
-    items: Sequence[LabelledSentence], dev_fraction: float = 0.15, test_fraction: float = 0.25, seed: int = 0
+    items: Sequence[LabelledSentence],
+    dev_fraction: float = 0.15,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    min_positives: int = 0,
 ) -> dict[str, list[str]]:
     """Article ids per part (`train`, `dev`, `test`), stratified so rare labels reach every part.
 
     Groups of articles are placed greedily, rarest label first and biggest group first: a group goes to
     the part that still lacks that label, else the one with the largest remaining deficit for it
-    (targets = fraction × label total). Label-free groups then fill the article-count deficits.
+    (targets = fraction × label total, and at least `min_positives` sentences of each label in dev and
+    test, so thresholds and scores rest on enough positives). Label-free groups then fill the
+    article-count deficits.
     Ties break on a hash of (seed, group), so the result is deterministic for a given seed.
     """
     if not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
@@ -233,6 +348,12 @@ def split_articles(
             _hash01(seed, groups[i][0]),
         ),
     )
+    # dev and test get at least min_positives of each label (at most a third of it); train the rest
+    target: dict[str, dict[str, float]] = {p: {} for p in PARTS}
+    for lab in rarity:
+        for p in ("dev", "test"):
+            target[p][lab] = max(frac[p] * total[lab], min(min_positives, total[lab] / 3))
+        target["train"][lab] = total[lab] - target["dev"][lab] - target["test"][lab]
     have = {p: Counter() for p in PARTS}
     n_have = dict.fromkeys(PARTS, 0)
     out: dict[str, list[str]] = {p: [] for p in PARTS}
@@ -244,10 +365,11 @@ def split_articles(
             if r < len(rarity):
                 lab = rarity[r]
                 lacks = have[p][lab] == 0
-                deficit = frac[p] * total[lab] - have[p][lab]
+                # relative deficits: an absolute one would always favour the big train part
+                deficit = (target[p][lab] - have[p][lab]) / target[p][lab]
                 return (
                     lacks,
-                    deficit + 0.25 * art_deficit * total[lab] * frac[p],
+                    deficit + 0.25 * art_deficit,
                     _hash01(seed, p, groups[i][0]),
                 )
             return (False, art_deficit, _hash01(seed, p, groups[i][0]))
@@ -298,14 +420,16 @@ def make_split(
     dev_fraction: float = 0.15,
     test_fraction: float = 0.25,
     seed: int = 0,
-    source: str = DEFAULT_FILE,
+    source: str = ", ".join(HAND_FILES),
+    min_positives: int = 0,
 ) -> dict:
     """The split as a JSON-ready dict (top-level `train`/`dev`/`test` lists plus provenance and counts)."""
-    parts = split_articles(items, dev_fraction, test_fraction, seed)
+    parts = split_articles(items, dev_fraction, test_fraction, seed, min_positives)
     split = {
-        "version": "v1",
+        "version": "v2",
         "source": source,
         "seed": seed,
+        "min_positives": min_positives,
         "fractions": {
             "train": round(1 - dev_fraction - test_fraction, 4),
             "dev": dev_fraction,
@@ -318,8 +442,8 @@ def make_split(
 
 
 def load_split(path: str | Path | None = None) -> dict:
-    """Read a split file (default: the committed `data/labels/split_v1.json`) and check it is disjoint."""
-    p = Path(path) if path else SPLIT_V1
+    """Read a split file (default: the committed `data/labels/split_v2.json`) and check it is disjoint."""
+    p = Path(path) if path else SPLIT_FILE
     split = json.loads(Path(p).read_text(encoding="utf-8"))
     for part in PARTS:
         if part not in split or not isinstance(split[part], list):
@@ -334,19 +458,20 @@ def load_split(path: str | Path | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m dangtopic.data.labels [--write]`: print (and optionally rewrite) split_v1.json."""
+    """`python -m dangtopic.data.labels [--write]`: print (and optionally rewrite) split_v2.json."""
     import argparse
 
     ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--labels", help="hand-label JSONL (default: shared sentences_labelled.jsonl)")
-    ap.add_argument("--out", default=str(SPLIT_V1))
+    ap.add_argument("--labels", nargs="*", help="hand-label JSONL files (default: shared round-2 + v1)")
+    ap.add_argument("--out", default=str(SPLIT_FILE))
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--dev", type=float, default=0.15)
-    ap.add_argument("--test", type=float, default=0.25)
+    ap.add_argument("--test", type=float, default=0.15)
+    ap.add_argument("--min-positives", type=int, default=40)
     ap.add_argument("--write", action="store_true", help="write the split file (else only print it)")
     args = ap.parse_args(argv)
-    items = load_labelled(args.labels)
-    split = make_split(items, args.dev, args.test, args.seed)
+    items = load_hand_labels(args.labels)
+    split = make_split(items, args.dev, args.test, args.seed, min_positives=args.min_positives)
     for part, c in split["counts"].items():
         print(part, json.dumps(c, ensure_ascii=False))
     if args.write:

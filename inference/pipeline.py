@@ -359,15 +359,50 @@ class Pipeline:
             )
         return out
 
-    def tag_sentences(self, sentences: str | Sequence[str]) -> SentenceResult | list[SentenceResult]:
-        """Tag one sentence (→ SentenceResult) or a list (→ list, `.index` = position in the list)."""
+    def _tag_articles(self, articles: Sequence[Article]) -> list[list[SentenceResult]]:
+        """Tag the body sentences of each article, read in their article (title first), in one batch."""
+        flat: list[str] = []
+        groups: list[int] = []
+        keep: list[bool] = []
+        for i, art in enumerate(articles):
+            title = [art.title] if art.title and art.sentences else []
+            for k, text in enumerate(title + list(art.sentences)):
+                flat.append(text)
+                groups.append(i)
+                keep.append(k >= len(title))
+        tagged = [s for s, k in zip(self._tag(flat, groups), keep, strict=True) if k]
+        out, pos = [], 0
+        for art in articles:
+            sents = tagged[pos : pos + len(art.sentences)]
+            pos += len(art.sentences)
+            for j, s in enumerate(sents):
+                s.index = j
+            out.append(sents)
+        return out
+
+    @staticmethod
+    def _sentence_list(sentences: str | Sequence[str]) -> tuple[bool, list[str]]:
         single = isinstance(sentences, str)
         items = [sentences] if single else list(sentences)
         for i, s in enumerate(items):
             if not isinstance(s, str):
                 raise TypeError(f"sentence {i} is {type(s).__name__}, expected str")
-        results = self._tag([normalize_sentence(s) for s in items])
+        return single, [normalize_sentence(s) for s in items]
+
+    def tag_sentences(self, sentences: str | Sequence[str]) -> SentenceResult | list[SentenceResult]:
+        """Tag one sentence (→ SentenceResult) or a list (→ list, `.index` = position in the list),
+        each judged alone; use `tag_article` for the sentences of one article."""
+        single, items = self._sentence_list(sentences)
+        results = self._tag(items)
         return results[0] if single else results
+
+    def tag_article(self, sentences: Sequence[str]) -> list[SentenceResult]:
+        """Tag one article given as its sentences in order (sentence 0 = the title), each read in its
+        article as annotators read it."""
+        if isinstance(sentences, str):
+            raise TypeError("tag_article takes the article's sentences as a list; pipe(text) takes raw text")
+        _, items = self._sentence_list(sentences)
+        return self._tag(items, [0] * len(items))
 
     # ------------------------------------------------------------------ summarising
     def _summarize(
@@ -398,24 +433,18 @@ class Pipeline:
         art = self.ingest(article)
         if topic is None:
             return self._summarize(art)
-        tags = self._tag(art.sentences, [0] * len(art.sentences))
+        (tags,) = self._tag_articles([art])
         return self._summarize(art, [s.index for s in tags if topic in s.labels], what=topic)
 
     # ------------------------------------------------------------------ articles
     def process(
         self, articles: Sequence[Article], topic_summaries: bool | None = None
     ) -> list[ArticleResult]:
-        """Tag and summarise cleaned Articles; all their sentences are tagged in one batched pass."""
+        """Tag and summarise cleaned Articles; all their sentences are tagged in one batched pass, each
+        read in its article."""
         topic_summaries = self.topic_summaries if topic_summaries is None else topic_summaries
-        flat = [s for a in articles for s in a.sentences]
-        tagged = self._tag(flat, [i for i, a in enumerate(articles) for _ in a.sentences])
         results = []
-        pos = 0
-        for art in articles:
-            sents = tagged[pos : pos + len(art.sentences)]
-            pos += len(art.sentences)
-            for j, s in enumerate(sents):
-                s.index = j
+        for art, sents in zip(articles, self._tag_articles(articles), strict=True):
             counts = {lab: sum(lab in s.labels for s in sents) for lab in self.labels}
             warnings = [w for w in art.meta.get("warnings", []) if isinstance(w, str)]
             if not sents:

@@ -33,7 +33,7 @@ def _merge_lora(tagger) -> None:
 
 
 def quantize_tagger(tagger):
-    """Replace the tagger's encoder and head Linear layers by dynamically quantised int8 ones, in place."""
+    """Replace the Linear layers of the tagger's encoder and head by dynamically quantised int8 ones, in place."""
     import torch
 
     _check_cpu(tagger)
@@ -46,16 +46,17 @@ def quantize_tagger(tagger):
         from torch.ao.quantization import quantize_dynamic
 
         _merge_lora(tagger)
-        tagger.encoder.eval()
-        tagger.head.eval()
-        tagger.encoder = quantize_dynamic(tagger.encoder, {torch.nn.Linear}, dtype=torch.qint8)
-        tagger.head = quantize_dynamic(tagger.head, {torch.nn.Linear}, dtype=torch.qint8)
+        tagger.eval()
+        # encoder and head; the article contextualiser stays float (it is tiny, and torch's transformer
+        # layers read their Linear weights as tensors, which quantised Linears do not have)
+        for part in (tagger.encoder, tagger.head):
+            quantize_dynamic(part, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     tagger.fast_method = "int8"
     return tagger
 
 
 def bf16_tagger(tagger):
-    """Cast the tagger's encoder and head to bfloat16, in place (probabilities still come back float32)."""
+    """Cast the whole tagger to bfloat16, in place (probabilities still come back float32)."""
     import torch
 
     _check_cpu(tagger)
@@ -66,8 +67,7 @@ def bf16_tagger(tagger):
             "this CPU has no native bf16 units: the bf16 path will be slower than fp32", stacklevel=2
         )
     _merge_lora(tagger)
-    tagger.encoder.to(torch.bfloat16).eval()
-    tagger.head.to(torch.bfloat16).eval()
+    tagger.to(torch.bfloat16).eval()
     tagger.fast_method = "bf16"
     return tagger
 

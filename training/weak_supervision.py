@@ -31,6 +31,7 @@ from dangtopic.data.labels import (
     apply_split,
     canonical_tones,
     labels_to_vector,
+    load_hand_labels,
     load_labelled,
     load_split,
     sentence_key,
@@ -102,8 +103,8 @@ class WeakLabelsConfig:
     """Options of `dangtopic build-weak-labels` (configs/weak_labels.yaml)."""
 
     vnds_dir: str | None = None  # None → $DANGTOPIC_VNDS_DIR or ../shared/data/vnds
-    hand_labels: str | None = None  # None → $DANGTOPIC_LABELS or ../shared/data/labels
-    split_file: str | None = None  # None → data/labels/split_v1.json
+    hand_labels: list[str] = field(default_factory=list)  # [] → the shared round-2 + v1 label files
+    split_file: str | None = None  # None → data/labels/split_v2.json
     extra_labels: list[str] = field(default_factory=lambda: ["data/labels/extra_labelled.jsonl"])
     seed_labels: list[str] = field(default_factory=lambda: ["data/labels/seeds_labelled.jsonl"])
     out_dir: str | None = None  # None → $DANGTOPIC_CACHE/weak_labels; never inside the repository
@@ -166,7 +167,7 @@ def _resolve(p: str) -> Path:
 
 def load_hand_data(cfg: WeakLabelsConfig) -> HandData:
     """Hand labels split by `split_file`, plus the extra (training) and seed (evaluation) label files."""
-    items = load_labelled(cfg.hand_labels)
+    items = load_hand_labels([_resolve(p) for p in cfg.hand_labels] or None)
     train, dev, test = apply_split(items, load_split(_resolve(cfg.split_file) if cfg.split_file else None))
     extra = [
         it

@@ -11,14 +11,17 @@ import pytest
 from dangtopic import LABELS
 from dangtopic.data.labels import (
     LABELS_DIR,
-    SPLIT_V1,
+    SPLIT_FILE,
     LabelledSentence,
     apply_split,
     article_groups,
     canonical_tones,
     default_labels_file,
+    hand_label_files,
     is_furniture,
+    labelled_articles,
     labels_to_vector,
+    load_hand_labels,
     load_labelled,
     load_split,
     make_split,
@@ -171,25 +174,86 @@ def test_load_split_detects_overlap(tmp_path):
         load_split(p)
 
 
+def test_split_gives_dev_and_test_min_positives_of_every_label():
+    items = _synthetic()
+    totals = Counter(lab for it in items for lab in it.labels)
+    plain = split_articles(items, 0.15, 0.15, seed=1)
+    floor = split_articles(items, 0.15, 0.15, seed=1, min_positives=10)
+    for part in ("dev", "test"):
+        ids = set(floor[part])
+        got = Counter(lab for it in items if it.article_id in ids for lab in it.labels)
+        for lab in LABELS:
+            # a label too rare to give each part min_positives gets at most a third of it
+            assert got[lab] >= min(10, totals[lab] // 3) - 2, (part, lab, got, totals)
+    assert plain != floor
+
+
 def test_committed_split_file_is_well_formed():
-    split = load_split(SPLIT_V1)
-    assert split["version"] == "v1" and set(split["fractions"]) == {"train", "dev", "test"}
-    for part in ("train", "dev", "test"):
-        assert split["counts"][part]["membership"] > 0 and split["counts"][part]["training"] > 0
+    split = load_split(SPLIT_FILE)
+    assert split["version"] == "v2" and set(split["fractions"]) == {"train", "dev", "test"}
+    for part in ("dev", "test"):
+        for lab in LABELS:
+            assert split["counts"][part][lab] >= split["min_positives"] == 40
 
 
 def test_committed_split_matches_shared_hand_labels():
-    path = default_labels_file()
-    if not path.exists():
+    if not all(p.exists() for p in hand_label_files()):
         pytest.skip("shared hand labels not available")
-    items = load_labelled(path)
+    items = load_hand_labels()
     split = load_split()
     train, dev, test = apply_split(items, split)  # raises if an article is missing
     assert len(train) + len(dev) + len(test) == len(items)
-    regenerated = make_split(items, split["fractions"]["dev"], split["fractions"]["test"], split["seed"])
+    regenerated = make_split(
+        items, split["fractions"]["dev"], split["fractions"]["test"], split["seed"], min_positives=40
+    )
     assert {p: regenerated[p] for p in ("train", "dev", "test")} == {
         p: split[p] for p in ("train", "dev", "test")
     }
+
+
+def test_load_hand_labels_reads_every_file_and_rejects_an_id_in_two(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [{"id": "train/1#0", "text": "Câu một.", "labels": [], "source": "r2"}])
+    b = _write(tmp_path / "b.jsonl", [{"id": "train/2#0", "text": "Câu hai.", "labels": ["training"]}])
+    items = load_hand_labels([a, b])
+    assert [(it.id, it.source) for it in items] == [("train/1#0", "r2"), ("train/2#0", "shared-hand")]
+    with pytest.raises(ValueError, match="in both"):
+        load_hand_labels([a, a])
+
+
+def _ls(aid: str, k: int, text: str, labels=(), source="round2-excerpt") -> LabelledSentence:
+    return LabelledSentence(f"{aid}#{k}", aid, k, text, list(labels), source)
+
+
+def test_labelled_articles_fill_excerpt_gaps_from_the_full_text():
+    full = {"train/7": ["Tiêu đề.", "Câu A.", "Câu B.", "Câu C.", "Câu D.", "Câu E."]}
+    # an excerpt: positions 0, 3 and 4 labelled; B, C between them and E after them are context
+    items = [
+        _ls("train/7", 4, "Câu D.", ["inspection"]),
+        _ls("train/7", 0, "Tiêu đề."),
+        _ls("train/7", 3, "Câu C."),
+    ]
+    (art,) = labelled_articles(items, full)
+    assert art.sentences == ["Tiêu đề.", "Câu A.", "Câu B.", "Câu C.", "Câu D.", "Câu E."]
+    assert art.labels == [[], None, None, [], ["inspection"], None]
+    assert art.n_labelled == 3
+    # without the full text an excerpt is read as its labelled sentences only
+    (bare,) = labelled_articles(items)
+    assert bare.sentences == ["Tiêu đề.", "Câu C.", "Câu D."]
+
+
+def test_labelled_articles_anchor_on_matching_sentences_when_splits_differ():
+    # annotators split "TP. HCM ..." into two sentences where the corpus has one; the gap after it must
+    # still be filled with the corpus sentence that really lies there
+    full = {"train/8": ["Tiêu đề.", "Ở TP. HCM có họp.", "Câu giữa.", "Câu cuối."]}
+    items = [
+        _ls("train/8", 0, "Tiêu đề.", source="round2-article"),
+        _ls("train/8", 1, "Ở TP.", source="round2-article"),
+        _ls("train/8", 2, "HCM có họp.", source="round2-article"),
+        _ls("train/8", 4, "Câu cuối.", ["restructuring"], source="round2-article"),
+    ]
+    (art,) = labelled_articles(items, full)
+    assert art.sentences == ["Tiêu đề.", "Ở TP.", "HCM có họp.", "Câu giữa.", "Câu cuối."]
+    assert art.labels == [[], [], [], None, ["restructuring"]]
 
 
 def test_simple_sentences_and_furniture():
@@ -221,10 +285,9 @@ def test_committed_label_files_load(name):
 
 
 def test_extra_labels_avoid_hand_labelled_articles():
-    path = default_labels_file()
-    if not path.exists():
+    if not all(p.exists() for p in hand_label_files()):
         pytest.skip("shared hand labels not available")
-    hand = load_labelled(path)
+    hand = load_hand_labels()
     hand_articles = {it.article_id for it in hand}
     hand_keys = {sentence_key(it.text) for it in hand}
     extra = load_labelled(LABELS_DIR / "extra_labelled.jsonl")

@@ -235,21 +235,32 @@ def test_shipped_default_pipeline_on_a_bundled_example():
         assert label in t.labels, (label, t)
 
 
-def test_article_context_reaches_context_taggers(tiny_encoder_path, tiny_summarizer):
-    """A tagger trained with article context gets each sentence's article from the pipeline."""
+def test_each_sentence_is_tagged_in_its_article_title_first(tiny_encoder_path, tiny_summarizer):
+    """The pipeline gives the tagger each article whole, title first, and reports the body sentences."""
     import numpy as np
 
     from dangtopic.data.article import Article
     from dangtopic.inference.pipeline import Pipeline
-    from dangtopic.models.tagger import SentenceTagger
+    from dangtopic.models.tiny import make_tiny_tagger
 
-    tagger = SentenceTagger.create(encoder=str(tiny_encoder_path), rule_features=True, context_features=True)
+    tagger = make_tiny_tagger(tiny_encoder_path)  # a contextualiser with random, non-identity weights
     pipe = Pipeline(tagger, tiny_summarizer, topic_summaries=False)
-    a = Article(id="a", title="A", sentences=["Kết nạp 20 đảng viên mới.", "Hội nghị diễn ra sáng nay."])
-    b = Article(id="b", title="B", sentences=["Hội nghị diễn ra sáng nay."])
+    a = Article(
+        id="a", title="Kiểm tra", sentences=["Kết nạp 20 đảng viên mới.", "Hội nghị diễn ra sáng nay."]
+    )
+    b = Article(id="b", title="Tin", sentences=["Hội nghị diễn ra sáng nay."])
     res_a, res_b = pipe.process([a, b])
-    expected = tagger.predict_proba(a.sentences + b.sentences, groups=[0, 0, 1])
+    expected = tagger.predict_articles([[a.title, *a.sentences], [b.title, *b.sentences]])
+    want = [p.scores for p in expected[0][1:] + expected[1][1:]]
+    assert [s.scores for s in res_a.sentences + res_b.sentences] == want
+    assert [s.index for s in res_a.sentences] == [0, 1] and [s.index for s in res_b.sentences] == [0]
+    # the same sentence scores differently in two articles, and alone
     got = np.array([[s.scores[lab] for lab in tagger.labels] for s in res_a.sentences + res_b.sentences])
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    # The same sentence scores differently alone and inside an article where membership cues fire.
     assert not np.allclose(got[1], got[2])
+    tagged = pipe.tag_article([a.title, *a.sentences])
+    assert [s.scores for s in tagged] == [p.scores for p in expected[0]]
+    assert [s.index for s in tagged] == [0, 1, 2]
+    alone = pipe.tag_sentences(a.sentences[1])
+    assert alone.scores == tagger.predict(a.sentences[1]).scores != tagged[2].scores
+    with pytest.raises(TypeError, match="list"):
+        pipe.tag_article("Một bài báo.")

@@ -3,6 +3,7 @@ import unicodedata
 
 import numpy as np
 import pytest
+import torch
 
 from dangtopic import LABELS
 from dangtopic.models.config import ConfigError, from_dict
@@ -110,24 +111,87 @@ def test_override_parsing_reads_numbers():
     )
 
 
-def test_rule_and_context_features(tiny_encoder_path, tmp_path):
+def test_rule_features(tiny_encoder_path, tmp_path):
     from dangtopic.data.weak import lf_names
 
-    t = SentenceTagger.create(encoder=str(tiny_encoder_path), rule_features=True, context_features=True)
-    n_lf = len(lf_names())
+    t = SentenceTagger.create(encoder=str(tiny_encoder_path), rule_features=True)
     texts = ["Kết nạp 20 đảng viên mới.", "Hội nghị diễn ra sáng nay.", "Chỉ số PCI tăng."]
-    alone = t.features(texts)
-    grouped = t.features(texts, groups=["a", "a", "b"])
-    assert alone.shape == grouped.shape == (3, n_lf + 4)
-    mem = n_lf + 0  # the membership context column
-    assert alone[0, mem] == 1 and alone[1, mem] == 0
-    assert grouped[0, mem] == grouped[1, mem] == 0.5 and grouped[2, mem] == 0
-    probs_alone = t.predict_proba(texts)
-    probs_grouped = t.predict_proba(texts, groups=["a", "a", "b"])
-    assert probs_alone.shape == (3, 4) and not np.allclose(probs_alone[1], probs_grouped[1])
+    feats = t.features(texts)
+    assert feats.shape == (3, len(lf_names())) and feats[0].any() and not feats[1].any()
     out = t.save_pretrained(tmp_path / "m")
     assert json.loads((out / "config.json").read_text())["rule_features"] == lf_names()
     loaded = SentenceTagger.from_pretrained(out)
-    np.testing.assert_allclose(loaded.predict_proba(texts, groups=["a", "a", "b"]), probs_grouped, atol=1e-5)
-    with pytest.raises(ValueError):
-        t.features(texts, groups=["a"])
+    np.testing.assert_allclose(
+        loaded.predict_proba(texts, groups=[0, 0, 1]), t.predict_proba(texts, groups=[0, 0, 1]), atol=1e-5
+    )
+
+
+ARTICLE = [
+    "Tiêu đề về công tác kiểm tra",
+    "Kết nạp 20 đảng viên mới.",
+    "Hội nghị diễn ra sáng nay.",
+    "Chỉ số PCI tăng.",
+]
+
+
+def test_an_untrained_contextualiser_is_the_identity(tiny_encoder_path):
+    """Training starts from the sentence-level tagger: a fresh contextualiser changes no score."""
+    t = SentenceTagger.create(encoder=str(tiny_encoder_path))
+    assert t.context is not None and t.config.context.layers == 2
+    np.testing.assert_allclose(t.proba_articles(ARTICLE, [4]), t.proba_articles(ARTICLE, [0] * 4), atol=1e-6)
+    with torch.no_grad():
+        direct = torch.sigmoid(t.classify(t.embed(ARTICLE))).numpy()
+    np.testing.assert_allclose(t.proba_articles(ARTICLE, [4]), direct, atol=1e-6)
+
+
+def test_each_sentence_is_read_in_its_article(tiny_encoder_path, tmp_path):
+    from dangtopic.models.tiny import make_tiny_tagger
+
+    t = make_tiny_tagger(tiny_encoder_path)  # contextualiser with random (non-identity) weights
+    in_article = t.proba_articles(ARTICLE, [len(ARTICLE)])
+    alone = t.proba_articles(ARTICLE, [0] * len(ARTICLE))
+    np.testing.assert_allclose(alone, t.predict_proba(ARTICLE), atol=1e-6)  # no groups: each alone
+    np.testing.assert_allclose(in_article, t.predict_proba(ARTICLE, groups=["a"] * 4), atol=1e-6)
+    assert not np.allclose(in_article, alone)
+    # a sentence's score depends on its neighbours and on where it stands
+    other = t.proba_articles([ARTICLE[0], ARTICLE[1], "Thời tiết hôm nay đẹp.", ARTICLE[3]], [4])
+    assert not np.allclose(other[1], in_article[1])
+    moved = t.proba_articles([ARTICLE[1], ARTICLE[0], ARTICLE[2], ARTICLE[3]], [4])
+    assert not np.allclose(moved[0], in_article[1])
+    # articles batched together are read separately, even when their sentences interleave
+    mixed = t.predict_proba(
+        [ARTICLE[0], ARTICLE[1], ARTICLE[0], ARTICLE[2], ARTICLE[1], ARTICLE[3]], groups=[1, 1, 2, 1, 2, 1]
+    )
+    np.testing.assert_allclose(mixed[[0, 1, 3, 5]], in_article, atol=1e-5)
+    np.testing.assert_allclose(mixed[[2, 4]], t.proba_articles(ARTICLE[:2], [2]), atol=1e-5)
+    preds = t.predict_article(ARTICLE)
+    assert [p.scores for p in preds] == [p.scores for p in t.predict_articles([ARTICLE, ARTICLE[:1]])[0]]
+    with pytest.raises(ValueError, match="add up"):
+        t.proba_articles(ARTICLE, [3])
+    with pytest.raises(TypeError):
+        t.predict_articles(ARTICLE)
+    loaded = SentenceTagger.from_pretrained(t.save_pretrained(tmp_path / "m"))
+    np.testing.assert_allclose(loaded.proba_articles(ARTICLE, [4]), in_article, atol=1e-5)
+
+
+def test_without_context_layers_the_article_changes_nothing(tiny_encoder_path):
+    from dangtopic.models.tagger import ContextSpec, TaggerConfig
+
+    cfg = TaggerConfig(context=ContextSpec(layers=0))
+    t = SentenceTagger.create(encoder=str(tiny_encoder_path), config=cfg)
+    assert t.context is None
+    np.testing.assert_allclose(t.proba_articles(ARTICLE, [4]), t.proba_articles(ARTICLE, [0] * 4), atol=1e-6)
+
+
+def test_a_head_file_that_does_not_fit_its_config_is_refused(tiny_encoder_path, tmp_path):
+    from dangtopic.models.tagger import ContextSpec, TaggerConfig
+
+    out = SentenceTagger.create(
+        encoder=str(tiny_encoder_path), config=TaggerConfig(context=ContextSpec(layers=0))
+    )
+    out = out.save_pretrained(tmp_path / "m")
+    meta = json.loads((out / "config.json").read_text())
+    meta["config"]["context"]["layers"] = 1  # config says "contextualiser", the weights have none
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="does not fit"):
+        SentenceTagger.from_pretrained(out)

@@ -8,7 +8,7 @@ import pytest
 
 from dangtopic.models.config import ConfigError, load_config
 from dangtopic.models.tagger import SentenceTagger
-from dangtopic.training.train_tagger import Example, TrainTaggerConfig, teacher_targets, train
+from dangtopic.training.train_tagger import Doc, TrainTaggerConfig, teacher_targets, train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def distill_data(tmp_path, tiny_tagger):
     split = {"train": [], "dev": [], "test": []}
     with labels.open("w", encoding="utf-8") as f:
         for a, part in enumerate(["train", "dev", "test"]):
-            aid = f"train/{a:06d}"
+            aid = f"tiny/{a:06d}"  # not a VNDS id: no corpus context is looked up
             split[part].append(aid)
             for k, (text, labs) in enumerate(SENTS):
                 row = {"id": f"{aid}#{k}", "text": text, "labels": labs}
@@ -58,19 +58,28 @@ def distill_data(tmp_path, tiny_tagger):
     return labels, split_file, weak, teacher
 
 
-def test_teacher_targets_replace_weak_targets(distill_data, tiny_tagger):
+def test_teacher_targets_replace_every_target_without_gold(distill_data, tiny_tagger):
     *_, teacher = distill_data
     labels = list(tiny_tagger.config.labels)
-    gold = Example(SENTS[0][0], np.array([1, 0, 0, 0], dtype=np.float32), 1.0, "hand")
+    texts = [s for s, _ in SENTS[:3]]
+    # an article whose middle sentence is context only (weight 0), and weak sentences judged alone
+    article = Doc(
+        "a", texts, np.array([[1, 0, 0, 0]] * 3, dtype=np.float32), np.array([1, 0, 1], np.float32), "hand"
+    )
     weak = [
-        Example(t, np.full(4, 0.5, dtype=np.float32), 0.5, "weak", group=f"w{i}") for i, t in enumerate(WEAK)
+        Doc(f"w{i}", [t], np.full((1, 4), 0.5, np.float32), np.full(1, 0.5, np.float32), "weak", alone=True)
+        for i, t in enumerate(WEAK)
     ]
     # Reversed label order: the teacher's columns must be mapped by name, not position.
-    teacher_targets(str(teacher), [gold, *weak], labels[::-1], weight=2.0, dtype="float32")
-    expected = tiny_tagger.predict_proba(WEAK)[:, ::-1]
-    np.testing.assert_allclose(np.stack([e.target for e in weak]), expected, atol=1e-5)
-    assert all(e.source == "teacher" and e.weight == 2.0 for e in weak)
-    np.testing.assert_array_equal(gold.target, [1, 0, 0, 0])  # hand labels keep their gold targets
+    n = teacher_targets(str(teacher), [article, *weak], labels[::-1], weight=2.0, dtype="float32")
+    assert n == 1 + len(WEAK)
+    alone = tiny_tagger.predict_proba(WEAK)[:, ::-1]
+    np.testing.assert_allclose(np.concatenate([d.targets for d in weak]), alone, atol=1e-5)
+    assert all(d.source == "teacher" and d.weights[0] == 2.0 for d in weak)
+    in_article = tiny_tagger.proba_articles(texts, [3])[:, ::-1]
+    np.testing.assert_allclose(article.targets[1], in_article[1], atol=1e-5)  # read in its article
+    np.testing.assert_array_equal(article.targets[[0, 2]], [[1, 0, 0, 0]] * 2)  # gold stays gold
+    np.testing.assert_array_equal(article.weights, [1, 2, 1])
     with pytest.raises(ValueError, match="no"):
         teacher_targets(str(teacher), weak, ["membership", "elections"], weight=1.0, dtype="float32")
 
@@ -83,7 +92,7 @@ def test_distilled_student_keeps_first_layers_and_round_trips(distill_data, tiny
         {
             "model.encoder.name": str(tiny_encoder_path),
             "model.num_layers": 1,
-            "data.hand_labels": str(labels),
+            "data.hand_labels": [str(labels)],
             "data.split_file": str(split_file),
             "data.extra_labels": [],
             "data.weak_labels": str(weak),
@@ -107,7 +116,5 @@ def test_distilled_student_keeps_first_layers_and_round_trips(distill_data, tiny
 def test_fast_config_validates():
     cfg = load_config(TrainTaggerConfig, REPO / "configs" / "tagger_fast.yaml")
     assert cfg.model.num_layers and cfg.model.num_layers < 12 and cfg.data.teacher
-    with pytest.raises(ConfigError, match="weak_labels"):
-        load_config(TrainTaggerConfig, REPO / "configs" / "tagger_fast.yaml", {"data.weak_labels": None})
     with pytest.raises(ConfigError, match="num_layers"):
         load_config(TrainTaggerConfig, REPO / "configs" / "tagger_fast.yaml", {"model.num_layers": 0})
