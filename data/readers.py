@@ -461,14 +461,30 @@ def _csv_field_limit() -> None:
             limit //= 10
 
 
-def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+def _open_csv(path: Path):
+    """(text file, csv.reader) of a CSV/TSV(.gz); bytes that are not UTF-8 are kept as surrogates."""
     _csv_field_limit()
-    name = path.name
-    delimiter = "\t" if ".tsv" in name.lower() else ","
-    opener = gzip.open if name.lower().endswith(".gz") else open
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    fh = opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
+    return fh, csv.reader(fh, delimiter="\t" if ".tsv" in path.name.lower() else ",")
+
+
+def csv_columns(path: str | Path) -> list[str] | None:
+    """The column names of a CSV/TSV file's header; None when it has none or cannot be read."""
     try:
-        with opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
+        fh, reader = _open_csv(Path(path))
+        with fh:
+            header = next(reader, None)
+    except (OSError, EOFError, zlib.error, csv.Error):
+        return None
+    return [scrub_surrogates(h.strip()) for h in header] if header else None
+
+
+def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+    name = path.name
+    try:
+        fh, reader = _open_csv(path)
+        with fh:
             try:
                 header = next(reader, None)
             except csv.Error as e:
@@ -481,7 +497,9 @@ def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
             missing = None
             if f.text not in header:
                 # Every row is an input record that fails, so the counts say how many articles were lost.
-                missing = f"CSV has no column {f.text!r} (columns: {', '.join(header[:12])}); see --text-field"
+                missing = (
+                    f"CSV has no column {f.text!r} (columns: {', '.join(header[:12])}); see --text-field"
+                )
             rows = 0
             while True:
                 start = reader.line_num + 1
@@ -614,11 +632,9 @@ def _count_lines(path: Path) -> int:
 
 
 def _count_csv_rows(path: Path) -> int:
-    _csv_field_limit()
-    delimiter = "\t" if ".tsv" in path.name.lower() else ","
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        rows = sum(1 for row in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in row))
-    return rows - 1
+    fh, reader = _open_csv(path)
+    with fh:
+        return sum(1 for row in reader if any(c.strip() for c in row)) - 1  # minus the header
 
 
 def count_records(specs: Iterable[InputSpec]) -> int | None:
