@@ -23,6 +23,7 @@ from torch import nn
 from dangtopic.data.article import Article
 from dangtopic.data.captions import caption_sentences
 from dangtopic.data.rouge import syllables
+from dangtopic.data.sentences import is_subheading as is_heading  # shared with the HTML report
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
 from dangtopic.models.cpu import native_bf16
@@ -207,16 +208,6 @@ class SentenceScorer(nn.Module):
 
 
 # -------------------------------------------------------------------------------------------- selection
-
-
-_TERMINAL = tuple('.!?…:;"”’)»')
-HEADING_MAX_WORDS = 15
-
-
-def is_heading(sentence: str) -> bool:
-    """A short line without final punctuation: a sub-heading or caption, not a pasteable sentence."""
-    s = sentence.rstrip()
-    return bool(s) and not s.endswith(_TERMINAL) and len(s.split()) < HEADING_MAX_WORDS
 
 
 def _trigrams(tokens: list[str]) -> set[tuple[str, ...]]:
