@@ -26,14 +26,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+DESCRIPTION = (
+    "Topic tagging and extractive summaries of Vietnamese Party-building news, offline on CPU. "
+    "Run `dangtopic COMMAND --help` for the options of a command."
+)
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to each option whose help does not state its default itself."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="dangtopic", description=__doc__)
+    parser = argparse.ArgumentParser(prog="dangtopic", description=DESCRIPTION)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
-    if not argv or argv[0] in {"-h", "--help"}:
+    if not argv:  # a usage error, like any other missing argument
+        parser.print_help(sys.stderr)
+        return 2
+    if argv[0] in {"-h", "--help"}:
         parser.print_help()
         return 0
     if argv[0] == "--version":
@@ -45,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         parser.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
     module = importlib.import_module(COMMANDS[name][0])
-    cmd_parser = argparse.ArgumentParser(prog=f"dangtopic {name}", description=COMMANDS[name][1])
+    cmd_parser = argparse.ArgumentParser(
+        prog=f"dangtopic {name}", description=COMMANDS[name][1], formatter_class=DefaultsHelpFormatter
+    )
     module.add_arguments(cmd_parser)
     args = cmd_parser.parse_args(argv[1:])
     return int(module.run(args) or 0)

@@ -31,7 +31,7 @@ JSON_SUFFIXES = (".json", ".json.gz")
 FOLDER_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + JSON_SUFFIXES
 DEFAULT_MAX_BYTES = 20_000_000  # one article per .txt/.json file; larger is almost surely not an article
 _GLOB_CHARS = re.compile(r"[*?\[]")
-_SURROGATE = re.compile(r"[\udc80-\udcff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -52,6 +52,30 @@ class InputRecord:
 
 class DecodeError(ValueError):
     """Bytes that are not readable text (binary, empty, or no encoding gives Vietnamese)."""
+
+
+def scrub_surrogates(text: str) -> str:
+    """`text` without lone surrogates, which no UTF-8 output can hold.
+
+    A byte smuggled in by `surrogateescape` (a file name or CSV cell that is not UTF-8) becomes `\\xNN`,
+    any other lone surrogate (a JSON `"\\ud800"` escape without its pair) U+FFFD.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(
+        lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}" if "\udc80" <= m[0] <= "\udcff" else "\ufffd", text
+    )
+
+
+def _scrub(obj: Any) -> Any:
+    """`scrub_surrogates` through nested JSON values (keys too)."""
+    if isinstance(obj, str):
+        return scrub_surrogates(obj)
+    if isinstance(obj, dict):
+        return {_scrub(k): _scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_scrub(v) for v in obj]
+    return obj
 
 
 # --------------------------------------------------------------------------- legacy Vietnamese encodings
@@ -283,6 +307,9 @@ class _Ids:
         self.used = _FingerprintSet()
 
     def claim(self, preferred: str, fallback: str | None = None) -> str:
+        # Scrubbed before the uniqueness check: two ids that differ only in bad bytes stay distinct.
+        preferred = scrub_surrogates(preferred)
+        fallback = scrub_surrogates(fallback) if fallback else fallback
         for cand in (preferred, fallback):
             if cand and cand not in self.used:
                 self.used.add(cand)
@@ -341,8 +368,15 @@ def _from_mapping(obj: Any, default_id: str, source: str, f: _Fields, ids: _Ids,
         )
     if not text.strip():
         return _error(ids, rid, source, "empty text", **meta)
-    if _SURROGATE.search(text):
-        return _error(ids, rid, source, "undecodable: text is not valid UTF-8", **meta)
+    if m := _SURROGATE.search(text):
+        return _error(
+            ids,
+            rid,
+            source,
+            f"undecodable: text is not valid Unicode (character {m.start()} is a lone surrogate: a byte that "
+            "is not UTF-8, or a JSON \\ud800-style escape without its pair)",
+            **meta,
+        )
     if f.check_language and (msg := _language_error(text)):
         return _error(ids, rid, source, msg, **meta)
     title = obj.get(f.title)
@@ -427,14 +461,30 @@ def _csv_field_limit() -> None:
             limit //= 10
 
 
-def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+def _open_csv(path: Path):
+    """(text file, csv.reader) of a CSV/TSV(.gz); bytes that are not UTF-8 are kept as surrogates."""
     _csv_field_limit()
-    name = path.name
-    delimiter = "\t" if ".tsv" in name.lower() else ","
-    opener = gzip.open if name.lower().endswith(".gz") else open
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    fh = opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
+    return fh, csv.reader(fh, delimiter="\t" if ".tsv" in path.name.lower() else ",")
+
+
+def csv_columns(path: str | Path) -> list[str] | None:
+    """The column names of a CSV/TSV file's header; None when it has none or cannot be read."""
     try:
-        with opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
+        fh, reader = _open_csv(Path(path))
+        with fh:
+            header = next(reader, None)
+    except (OSError, EOFError, zlib.error, csv.Error):
+        return None
+    return [scrub_surrogates(h.strip()) for h in header] if header else None
+
+
+def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+    name = path.name
+    try:
+        fh, reader = _open_csv(path)
+        with fh:
             try:
                 header = next(reader, None)
             except csv.Error as e:
@@ -444,11 +494,12 @@ def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
                 yield _error(ids, name, str(path), "empty file (no CSV header)")
                 return
             header = [h.strip() for h in header]
+            missing = None
             if f.text not in header:
-                rows = sum(1 for _ in reader)
-                msg = f"CSV has no column {f.text!r} (columns: {', '.join(header[:12])}); its {rows} rows were not read"
-                yield _error(ids, name, str(path), msg)
-                return
+                # Every row is an input record that fails, so the counts say how many articles were lost.
+                missing = (
+                    f"CSV has no column {f.text!r} (columns: {', '.join(header[:12])}); see --text-field"
+                )
             rows = 0
             while True:
                 start = reader.line_num + 1
@@ -471,6 +522,11 @@ def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
                     continue
                 rows += 1
                 src, default_id = f"{path}:{start}", f"{name}:{start}"
+                if missing:
+                    cells = dict(zip(header, row, strict=False))
+                    rid = cells.get(f.id, "").strip() or default_id
+                    yield _error(ids, rid, src, missing, line=start)
+                    continue
                 if len(row) != len(header):
                     msg = f"line {start}: {len(row)} cells but the header has {len(header)} (unquoted delimiter?)"
                     yield _error(ids, default_id, src, msg, line=start)
@@ -539,25 +595,78 @@ def _walk(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
-def _expand(inp: str) -> tuple[list[tuple[Path, Path | None]], str | None]:
-    """Files for one input as (file, folder it came from), or an error message."""
+@dataclass
+class InputSpec:
+    """One input argument and the files it names, as (file, folder it came from); or why it names none."""
+
+    arg: str
+    files: list[tuple[Path, Path | None]]
+    problem: str | None = None
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for p, _ in self.files]
+
+
+def expand_input(inp: str) -> InputSpec:
+    """The files of one input argument: a file, a folder (recursive, sorted) or a glob."""
     p = Path(inp).expanduser()
     if p.is_dir():
         files = _walk(p)
-        return [(x, p) for x in files], None if files else f"folder has no {', '.join(FOLDER_SUFFIXES)} files"
+        problem = None if files else f"folder has no {', '.join(FOLDER_SUFFIXES)} files"
+        return InputSpec(inp, [(x, p) for x in files], problem)
     if p.is_file():
-        return [(p, None)], None
+        return InputSpec(inp, [(p, None)])
     if _GLOB_CHARS.search(inp):
         out: list[tuple[Path, Path | None]] = []
         for m in sorted(glob.glob(os.path.expanduser(inp), recursive=True)):
             mp = Path(m)
             out.extend([(x, mp) for x in _walk(mp)] if mp.is_dir() else [(mp, None)])
-        return out, None if out else "no files match this pattern"
-    return [], "no such file or folder"
+        return InputSpec(inp, out, None if out else "no files match this pattern")
+    return InputSpec(inp, [], "no such file or folder")
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _count_csv_rows(path: Path) -> int:
+    fh, reader = _open_csv(path)
+    with fh:
+        return sum(1 for row in reader if any(c.strip() for c in row)) - 1  # minus the header
+
+
+def count_records(specs: Iterable[InputSpec]) -> int | None:
+    """How many records `iter_records` will yield for these inputs, where counting is cheap (.txt files,
+    JSONL and CSV lines); None when an input can only be counted by parsing it (.json, .gz)."""
+    total = 0
+    seen: set[Path] = set()
+    for spec in specs:
+        if spec.problem:
+            total += 1
+            continue
+        for path in spec.paths:
+            key = path.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            kind, name = _kind(path), path.name.lower()
+            if kind == "text":
+                total += 1
+            elif kind == "json" or name.endswith(".gz"):
+                return None
+            else:
+                try:
+                    n = _count_lines(path) if kind == "jsonl" else _count_csv_rows(path)
+                except (OSError, csv.Error):
+                    n = 1
+                total += max(n, 1)  # an empty file is one error record
+    return total
 
 
 def iter_records(
-    inputs: Iterable[str] | str,
+    inputs: Iterable[str | InputSpec] | str,
     text_field: str = "text",
     id_field: str = "id",
     title_field: str = "title",
@@ -567,22 +676,36 @@ def iter_records(
 ) -> Iterator[InputRecord]:
     """Stream one `InputRecord` per input article from files, folders (recursive, sorted) and globs.
 
-    Ids are unique within the stream: the file stem for .txt, the `id_field` value for JSONL/CSV/JSON,
-    else `name.jsonl:LINE` / `name.csv:LINE` / `name.json[i]`; clashes get `~2`, `~3`.
+    `inputs` may be already expanded (`expand_input`), so that files created later, such as the outputs
+    of the run, are never read. Ids are unique within the stream: the file stem for .txt, the `id_field`
+    value for JSONL/CSV/JSON, else `name.jsonl:LINE` / `name.csv:LINE` / `name.json[i]`; clashes get
+    `~2`, `~3`. No string in a record holds a lone surrogate (see `scrub_surrogates`), so every record
+    can be written as UTF-8.
     """
-    if isinstance(inputs, str | os.PathLike):
-        inputs = [str(inputs)]
+    for rec in _iter_records(inputs, text_field, id_field, title_field, check_language, max_bytes):
+        rec.source = scrub_surrogates(rec.source)
+        if rec.title is not None:
+            rec.title = scrub_surrogates(rec.title)
+        if rec.error is not None:
+            rec.error = scrub_surrogates(rec.error)
+        rec.meta = _scrub(rec.meta)
+        yield rec
+
+
+def _iter_records(inputs, text_field, id_field, title_field, check_language, max_bytes):
+    if isinstance(inputs, str | os.PathLike | InputSpec):
+        inputs = [inputs]
     f = _Fields(
         text=text_field, id=id_field, title=title_field, check_language=check_language, max_bytes=max_bytes
     )
     ids = _Ids()
     seen: set[Path] = set()
     for inp in inputs:
-        files, problem = _expand(str(inp))
-        if problem:
-            yield _error(ids, str(inp), str(inp), f"{problem}: {inp}")
+        spec = inp if isinstance(inp, InputSpec) else expand_input(str(inp))
+        if spec.problem:
+            yield _error(ids, spec.arg, spec.arg, f"{spec.problem}: {spec.arg}")
             continue
-        for path, folder in files:
+        for path, folder in spec.files:
             key = path.resolve()
             if key in seen:  # the same file named twice (a folder and a glob): read it once
                 continue
@@ -599,7 +722,7 @@ def iter_records(
                     rel = path.relative_to(folder) if folder else None
                     fallback = rel.with_name(_stem(path)).as_posix() if rel and len(rel.parts) > 1 else None
                     stem = _stem(path)
-                    rid = stem if stem not in ids.used or not fallback else fallback
+                    rid = stem if scrub_surrogates(stem) not in ids.used or not fallback else fallback
                     yield from _iter_text_file(path, rid, f, ids)
             except Exception as e:  # last resort: report the file and go on with the next one
                 yield _error(ids, _stem(path), str(path), f"unreadable: {type(e).__name__}: {e}")

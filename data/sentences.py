@@ -163,6 +163,16 @@ def is_heading(line: str) -> bool:
     return not line.rstrip(_CLOSING + " ").endswith(_TERMINAL)
 
 
+_SUBHEADING_END = tuple('.!?…:;"”’)»')
+SUBHEADING_MAX_WORDS = 15
+
+
+def is_subheading(sentence: str) -> bool:
+    """A short sentence without final punctuation: a sub-heading or caption, not a pasteable sentence."""
+    s = sentence.rstrip()
+    return bool(s) and not s.endswith(_SUBHEADING_END) and len(s.split()) < SUBHEADING_MAX_WORDS
+
+
 def split_paragraphs_with_ids(lines: Iterable[str]) -> tuple[list[str], list[int]]:
     """Sentences of each body line in order, and the paragraph (0, 1, … over non-empty lines) of each.
 

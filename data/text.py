@@ -5,18 +5,32 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Zero-width and BOM characters that scraped pages carry and that break matching.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_HAS_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# Characters a reader does not see but a tokenizer does: every format character (Unicode Cf: zero-width
+# spaces and joiners, bidi marks and isolates, invisible operators, soft hyphen, BOM, tags), the rest of
+# Default_Ignorable_Code_Point (combining grapheme joiner, variation selectors, Hangul fillers, Mongolian
+# free variation selectors) and C0/C1 controls that are not line breaks. Left in, one of them inside a
+# word splits it into other pieces and changes the labels (issue 12). Listed, not derived from
+# `unicodedata` at import (a 0.1 s scan); tests/data/test_text.py checks the list against it.
+_IGNORABLE = re.compile(
+    "[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891"
+    "\u08e2\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+# Everything `str.splitlines` breaks on (vertical tab, form feed, NEL, U+2028 LINE / U+2029 PARAGRAPH
+# SEPARATOR...) is a line break, and every space separator (Unicode Zs) or tab a space.
+_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_SPACES = re.compile("[\t \xa0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 
 
 def normalize_text(text: str) -> str:
-    """NFC-normalise, drop invisible characters and fold runs of spaces (keeps newlines)."""
+    """Drop invisible characters, NFC-normalise, unify line breaks and fold runs of spaces (keeps newlines).
+
+    Invisible characters go first so that a mark separated from its letter by one still composes.
+    """
+    text = _IGNORABLE.sub("", text)
     text = unicodedata.normalize("NFC", text)
-    if _HAS_INVISIBLE.search(text):  # translate() is slow on long text; most pages have none
-        text = text.translate(_INVISIBLE)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _LINE_BREAKS.sub("\n", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(lines)
 
@@ -74,7 +88,7 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 def vietnamese_stats(text: str, max_chars: int = 4000) -> tuple[int, float, float]:
     """(number of words, share of words with Vietnamese letters, share of frequent Vietnamese syllables)."""
-    words = _WORD.findall(unicodedata.normalize("NFC", text[:max_chars]).lower())
+    words = _WORD.findall(normalize_text(text[:max_chars]).lower())
     if not words:
         return 0, 0.0, 0.0
     marked = sum(1 for w in words if not _VI_LETTERS.isdisjoint(w))

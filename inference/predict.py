@@ -1,24 +1,31 @@
 """Batch inference: `dangtopic predict INPUT... -o OUTPUT [-o OUTPUT2 ...]`.
 
 Inputs are files, folders, globs, JSONL or CSV (see `dangtopic.data.readers`). Every input record
-yields exactly one output record, in input order: a result, or `{"id", "source", "title", "error"}`.
-Outputs are chosen by extension (.jsonl, .csv, .html) and written incrementally, flushed per record;
-memory stays flat however many records (`dangtopic benchmark --soak` measures it), and the HTML report
-shows the first `--report-max-articles` (1000) articles in full, its overview covering all of them.
-`--resume` continues an interrupted run from its JSONL output: the ids already written are skipped
-(a crash-truncated last line is cut first) and new records are appended; CSV/HTML outputs are rebuilt
-from the JSONL records plus the new ones. Exit code: 0 if every record succeeded, 1 if any failed,
-2 for a usage or model-loading error.
+yields exactly one output record, in input order: a result, or `{"id", "source", "title", "error"}`;
+each failed record's id and reason is also printed (the first 20, then a count). Outputs are chosen by
+extension (.jsonl, .csv, .html) and written incrementally, flushed per record; memory stays flat however
+many records (`dangtopic benchmark --soak` measures it), and the HTML report shows the first
+`--report-max-articles` (1000) articles in full, its overview covering all of them.
+
+Inputs and outputs are checked before the model loads: a missing input, an output that is also an input,
+an output that cannot be written, or an existing output (of any format) without `--overwrite` or
+`--resume` stops the run with nothing written. `--resume` continues an interrupted run from its JSONL
+output: the ids already written are skipped (a crash-truncated last line is cut first) and new records
+are appended; CSV/HTML outputs are rebuilt from the JSONL records plus the new ones. Ctrl-C and SIGTERM
+stop cleanly (outputs closed, resumable). Exit code: 0 if every record succeeded, 1 if any failed, 2 for
+a usage, input, output or model-loading error or a failed write, 130 when interrupted by Ctrl-C (SIGINT),
+143 by SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import signal
 import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,38 +43,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "sentence), .html (report); repeat for several",
     )
     parser.add_argument(
-        "--model", default=None, help="model folder with tagger/ and summarizer/ (default: shipped)"
+        "--model",
+        default=None,
+        help="model folder with tagger/ and summarizer/ (default: the shipped models)",
     )
     parser.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the models run"
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass (default 64)")
+    parser.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass")
     parser.add_argument(
         "--chunk-size",
         type=int,
         default=32,
-        help="articles tagged together; bounds memory, larger chunks pad less (default 32)",
+        help="articles tagged together; bounds memory, larger chunks pad less",
     )
     parser.add_argument(
         "--num-workers",
         type=int,
         default=0,
         help="worker processes that clean and sentence-split articles while the main process runs the "
-        "models; 0 = do it in the main process (default). Helps when the models run on a GPU or on many "
-        "cores; on a 2-core CPU the default is as fast",
+        "models; 0 = do it in the main process. Helps when the models run on a GPU or on many cores; on a "
+        "2-core CPU the default is as fast",
     )
     parser.add_argument("--text-field", default="text", help="JSONL/CSV column holding the article text")
     parser.add_argument("--id-field", default="id", help="JSONL/CSV column holding the article id")
     parser.add_argument("--title-field", default="title", help="JSONL/CSV column holding the title")
     parser.add_argument(
-        "--resume", action="store_true", help="skip ids already in the .jsonl output and append"
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run: skip the ids already in the .jsonl output, append to it and "
+        "rebuild the other outputs",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing .jsonl output")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (without it they are refused)"
+    )
     parser.add_argument(
         "--topic-summaries", action="store_true", help="also summarise each topic's sentences"
     )
-    parser.add_argument("--max-sentences", type=int, default=None, help="summary length cap in sentences")
-    parser.add_argument("--max-words", type=int, default=None, help="summary length cap in words")
+    parser.add_argument(
+        "--max-sentences",
+        type=int,
+        default=None,
+        help="summary length cap in sentences (default: the model's)",
+    )
+    parser.add_argument(
+        "--max-words", type=int, default=None, help="summary length cap in words (default: the model's)"
+    )
     parser.add_argument(
         "--fast",
         nargs="?",
@@ -76,23 +97,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "int8", "bf16", "distilled"],
         help="faster CPU tagger: int8 quantisation or bf16 (auto: bf16 on CPUs with native bf16, else "
         "int8), or `distilled`, the 4-layer student tagger (about 3x faster again, a little less "
-        "accurate); `dangtopic benchmark` prints the speed and micro-F1 cost of each",
+        "accurate); `dangtopic benchmark` prints the speed and micro-F1 cost of each (default: off)",
     )
-    parser.add_argument("--title", default=None, help="heading of the HTML report")
+    parser.add_argument(
+        "--title", default=None, help="heading of the HTML report (default: dangtopic report)"
+    )
     parser.add_argument(
         "--report-max-articles",
         type=int,
         default=REPORT_MAX_ARTICLES,
         metavar="N",
-        help=f"the HTML report shows the first N articles in full (default {REPORT_MAX_ARTICLES}; 0 = all); "
-        "its overview and failed-input list cover every record. Memory stays flat either way, but a report "
-        "of every article of a large batch is too big for a browser",
+        help="the HTML report shows the first N articles in full (0 = all); its overview and failed-input "
+        "list cover every record. Memory stays flat either way, but a report of every article of a large "
+        "batch is too big for a browser",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--log-every",
+        type=int,
+        default=LOG_EVERY,
+        metavar="N",
+        help="when stderr is not a terminal, log progress every N articles instead of drawing a bar",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or progress lines")
 
 
 # Articles rendered in full in an HTML output of `predict`: ~15 kB each (25 sentences), so ~15 MB of HTML.
 REPORT_MAX_ARTICLES = 1000
+LOG_EVERY = 500
+# Failed records printed one by one on stderr; past this only counted (every reason is in the outputs).
+MAX_FAILURES_SHOWN = 20
 
 
 def _error_record(rec: Any, reason: str) -> dict[str, Any]:
@@ -143,6 +176,146 @@ def quiet_libraries() -> None:
         pass
 
 
+class UsageError(Exception):
+    """A problem found before any work starts: printed as one line, exit code 2."""
+
+
+class _WriteError(Exception):
+    """An output could not be written (disk full, device gone): the run stops, resumable."""
+
+
+def _reason(e: BaseException) -> str:
+    """One line for an exception: its message, with the type when the message alone is unclear."""
+    text = (getattr(e, "strerror", None) if isinstance(e, OSError) else None) or str(e) or type(e).__name__
+    text = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return text if isinstance(e, OSError | ValueError) else f"{type(e).__name__}: {text}"
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[dict[str, int]]:
+    """SIGTERM raises KeyboardInterrupt, like Ctrl-C, so both stop cleanly; yields {"signal": number}."""
+    caught: dict[str, int] = {}
+
+    def handler(signum, frame):
+        caught["signal"] = signum
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield caught
+        return
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _file_key(path: Path) -> tuple[int, int] | Path:
+    try:
+        st = path.stat()
+        return (st.st_dev, st.st_ino)  # catches hard links and symlinks too
+    except OSError:
+        return path.resolve()
+
+
+def check_inputs(specs: list[Any], text_field: str) -> None:
+    """Every input names something, and a CSV named on the command line has the text column."""
+    from dangtopic.data.readers import CSV_SUFFIXES, csv_columns
+
+    problems = [f"{spec.arg}: {spec.problem}" for spec in specs if spec.problem]
+    for spec in specs:
+        if len(spec.files) == 1 and spec.files[0][1] is None and spec.arg.lower().endswith(CSV_SUFFIXES):
+            columns = csv_columns(spec.files[0][0])
+            if columns is not None and text_field not in columns:
+                problems.append(
+                    f"{spec.arg}: no column {text_field!r} (columns: {', '.join(columns[:12])}); "
+                    "choose one with --text-field"
+                )
+    if problems:
+        raise UsageError("\n".join(f"error: {p}" for p in problems))
+
+
+def check_outputs(outputs: list[Path], specs: list[Any], overwrite: bool, resume: bool) -> None:
+    """Refuse outputs that are inputs, folders, unwritable, or that exist (unless --overwrite/--resume)."""
+    inputs = {_file_key(p): spec.arg for spec in specs for p in spec.paths}
+    for o in outputs:
+        if o.exists() and _file_key(o) in inputs:
+            raise UsageError(
+                f"error: {o} is also an input (from {inputs[_file_key(o)]}); write the outputs elsewhere"
+            )
+    existing = [str(o) for o in outputs if o.is_file() and o.stat().st_size > 0]
+    if existing and not (overwrite or resume):
+        raise UsageError(
+            f"error: {', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; pass --overwrite "
+            "to replace, or --resume to continue an interrupted run"
+        )
+    for o in outputs:
+        if o.is_dir():
+            raise UsageError(f"error: {o} is a folder; give a file name, e.g. {o / 'predictions.jsonl'}")
+        try:
+            o.parent.mkdir(parents=True, exist_ok=True)
+            if o.exists():
+                open(o, "a").close()  # opening for append changes nothing
+            else:
+                open(o, "x").close()
+                o.unlink()
+        except OSError as e:
+            raise UsageError(f"error: cannot write {o}: {_reason(e)}") from None
+
+
+class _Progress:
+    """A bar with a total and rates on a terminal; elsewhere a log line every `every` articles."""
+
+    def __init__(self, total: int | None, initial: int, quiet: bool, every: int):
+        self.total, self.done, self.every, self.quiet = total, initial, every, quiet
+        self.new = self.sentences = self.failed = 0
+        self.t0 = time.time()
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                desc="predict",
+                total=total,
+                initial=initial,
+                unit=" articles",
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+
+    def update(self, sentences: int, failed: bool) -> None:
+        self.done += 1
+        self.new += 1
+        self.sentences += sentences
+        self.failed += failed
+        rate = self.sentences / max(time.time() - self.t0, 1e-9)
+        if self.bar is not None:
+            post = f"{rate:.0f} sentences/s" + (f", {self.failed} failed" if self.failed else "")
+            self.bar.set_postfix_str(post, refresh=False)
+            self.bar.update(1)
+        elif not self.quiet and self.new % self.every == 0:
+            self.write(self.line())
+
+    def line(self) -> str:
+        elapsed = max(time.time() - self.t0, 1e-9)
+        of, pct = (f"/{self.total}", f" ({100 * self.done / self.total:.0f}%)") if self.total else ("", "")
+        return (
+            f"predict: {self.done}{of} articles{pct}, {self.new / elapsed:.1f} articles/s, "
+            f"{self.sentences / elapsed:.0f} sentences/s, {self.failed} failed, {elapsed:.0f} s"
+        )
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 class _Stats:
     def __init__(self) -> None:
         self.records = 0
@@ -152,40 +325,48 @@ class _Stats:
 
 
 def run(args: argparse.Namespace) -> int:
+    with _sigterm_as_interrupt() as caught:
+        try:
+            return _run(args, caught)
+        except UsageError as e:
+            print(e, file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # before any record was written, e.g. while the model loads
+            print("\ninterrupted; nothing was written", file=sys.stderr)
+            return 128 + caught.get("signal", signal.SIGINT)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    for name in ("batch_size", "chunk_size", "log_every"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"error: --{name.replace('_', '-')} must be >= 1")
+    for name in ("report_max_articles", "num_workers"):
+        if getattr(args, name) < 0:
+            raise UsageError(f"error: --{name.replace('_', '-')} must be >= 0")
+    if args.resume and args.overwrite:
+        raise UsageError("error: choose --resume (continue) or --overwrite (start again), not both")
+
+
+def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
+    from dangtopic.data.readers import count_records, expand_input
     from dangtopic.inference.writers import is_error, iter_jsonl, open_writer, output_format, scan_for_resume
 
     t0 = time.time()
+    _check_args(args)
     outputs = [Path(o) for o in args.output]
     try:
         formats = [output_format(o) for o in outputs]
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"error: {e}") from None
     if len({o.resolve() for o in outputs}) != len(outputs):
-        print("error: the same output is given twice", file=sys.stderr)
-        return 2
-    for name in ("batch_size", "chunk_size"):
-        if getattr(args, name) < 1:
-            print(f"error: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
-            return 2
-    if args.report_max_articles < 0:
-        print("error: --report-max-articles must be >= 0", file=sys.stderr)
-        return 2
-    if args.num_workers < 0:
-        print("error: --num-workers must be >= 0", file=sys.stderr)
-        return 2
+        raise UsageError("error: the same output is given twice")
     jsonl = [o for o, f in zip(outputs, formats, strict=True) if f == ".jsonl"]
     if args.resume and not jsonl:
-        print("error: --resume needs a .jsonl output to know what is done", file=sys.stderr)
-        return 2
-    if not args.resume and not args.overwrite:
-        for o in jsonl:
-            if o.exists() and o.stat().st_size > 0:
-                print(
-                    f"error: {o} exists; pass --resume to continue it or --overwrite to replace it",
-                    file=sys.stderr,
-                )
-                return 2
+        raise UsageError("error: --resume needs a .jsonl output to know what is done")
+    # Expanded once, up front: files created later (our own outputs) are never read as inputs.
+    specs = [expand_input(str(i)) for i in args.inputs]
+    check_inputs(specs, args.text_field)
+    check_outputs(outputs, specs, overwrite=args.overwrite, resume=args.resume)
 
     stats = _Stats()
     done: Counter = Counter()
@@ -193,11 +374,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             state = scan_for_resume(jsonl[0])
         except (ValueError, UnicodeDecodeError) as e:
-            print(f"error: cannot resume from {jsonl[0]}: {e}", file=sys.stderr)
-            return 2
-        for extra in jsonl[1:]:
-            # Secondary JSONL outputs are rebuilt from the primary one, like CSV/HTML.
-            extra.unlink(missing_ok=True)
+            raise UsageError(f"error: cannot resume from {jsonl[0]}: {e}") from None
         done = state.done
         stats.records, stats.failed, stats.sentences = state.records, state.failed, state.sentences
         stats.resumed = state.records
@@ -206,6 +383,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{jsonl[0]}: removed a truncated last line ({state.repaired_bytes} bytes)", file=sys.stderr
             )
 
+    if not args.quiet:
+        print(f"loading the model from {args.model or 'the shipped defaults'}…", file=sys.stderr, flush=True)
     quiet_libraries()
     try:
         from dangtopic.inference.pipeline import Pipeline
@@ -219,53 +398,51 @@ def run(args: argparse.Namespace) -> int:
             max_sentences=args.max_sentences,
             max_words=args.max_words,
         )
-    except (OSError, ValueError) as e:
-        print(f"error: cannot load the model: {e}", file=sys.stderr)
-        return 2
+    except Exception as e:  # a broken model folder is the user's to fix, not a traceback
+        where = f" from {args.model}" if args.model else ""
+        raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
 
     labels = list(pipe.labels)
-    writers = []
-    for o in outputs:
-        primary = bool(jsonl) and o == jsonl[0]
-        writers.append(
-            open_writer(
-                o,
-                labels=labels,
-                append=args.resume and primary,
-                title=args.title,
-                max_articles=args.report_max_articles or None,
+    writers: list[Any] = []
+    try:
+        for o in outputs:
+            if args.resume and o in jsonl[1:]:
+                o.unlink(missing_ok=True)  # secondary JSONL outputs are rebuilt, like CSV/HTML
+            writers.append(
+                open_writer(
+                    o,
+                    labels=labels,
+                    append=args.resume and o == jsonl[0],
+                    title=args.title,
+                    max_articles=args.report_max_articles or None,
+                )
             )
-        )
-    # Rebuild secondary outputs from what the primary JSONL already holds.
-    if stats.resumed:
-        rebuild = [w for w, o in zip(writers, outputs, strict=True) if o != jsonl[0]]
-        if rebuild:
-            for rec in iter_jsonl(jsonl[0]):
-                for w in rebuild:
-                    w.write(rec)
+    except OSError as e:
+        for w in writers:
+            w.close()
+        raise UsageError(f"error: cannot write {o}: {_reason(e)}") from None
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        desc="predict",
-        unit=" articles",
-        file=sys.stderr,
-        disable=args.quiet or None,
-        initial=stats.resumed,
-        dynamic_ncols=True,
-    )
+    total = None if args.quiet else count_records(specs)
+    progress = _Progress(total, stats.resumed, args.quiet, args.log_every)
+    shown = 0
 
     def emit(record: dict[str, Any]) -> None:
+        nonlocal shown
         for w in writers:
-            w.write(record)
+            try:
+                w.write(record)
+            except OSError as e:
+                raise _WriteError(f"cannot write {w.path}: {_reason(e)}") from e
         stats.records += 1
-        if is_error(record):
-            stats.failed += 1
-        else:
-            stats.sentences += len(record.get("sentences", []))
-        bar.update(1)
-        if stats.failed:
-            bar.set_postfix(failed=stats.failed, refresh=False)
+        failed = is_error(record)
+        n_sent = 0 if failed else len(record.get("sentences", []))
+        stats.failed += failed
+        stats.sentences += n_sent
+        if failed and shown < MAX_FAILURES_SHOWN:
+            shown += 1
+            src = f" ({record['source']})" if record.get("source") not in (None, record["id"]) else ""
+            progress.write(f"failed: {record['id']}{src}: {record['error']}")
+        progress.update(n_sent, failed)
 
     def flush(pending: list[Any]) -> None:
         """Tag the pending Articles together, then emit everything pending in input order."""
@@ -290,18 +467,8 @@ def run(args: argparse.Namespace) -> int:
             emit(p if isinstance(p, dict) else results[id(p)])
         pending.clear()
 
-    out_paths = {o.resolve() for o in outputs}
-    warned: set[str] = set()
-
     def todo(records: Iterable[Any]) -> Iterator[Any]:
         for rec in records:
-            # Our own outputs sitting in an input folder are not articles (and would grow while we read).
-            src = Path(re.sub(r":\d+$", "", str(rec.source)))
-            if src.resolve() in out_paths:
-                if str(src) not in warned:
-                    warned.add(str(src))
-                    print(f"skipping {src}: it is an output of this run", file=sys.stderr)
-                continue
             key = str(rec.id)
             if key in done:
                 done[key] -= 1
@@ -313,14 +480,18 @@ def run(args: argparse.Namespace) -> int:
     executor = None
     code = 0
     try:
+        # Rebuild secondary outputs from what the primary JSONL already holds.
+        if stats.resumed:
+            rebuild = [w for w, o in zip(writers, outputs, strict=True) if o != jsonl[0]]
+            for rec in iter_jsonl(jsonl[0]) if rebuild else ():
+                for w in rebuild:
+                    w.write(rec)
+
         from dangtopic.data.readers import iter_records
 
         records = todo(
             iter_records(
-                [str(i) for i in args.inputs],
-                text_field=args.text_field,
-                id_field=args.id_field,
-                title_field=args.title_field,
+                specs, text_field=args.text_field, id_field=args.id_field, title_field=args.title_field
             )
         )
         if args.num_workers > 0:
@@ -343,18 +514,28 @@ def run(args: argparse.Namespace) -> int:
                 n_articles = 0
         flush(pending)
     except KeyboardInterrupt:
-        print("\ninterrupted; rerun with --resume to continue", file=sys.stderr)
-        code = 130
-    except (OSError, ValueError) as e:
-        print(f"\nerror: {e}", file=sys.stderr)
+        name = "SIGTERM" if caught.get("signal") == signal.SIGTERM else "interrupted"
+        print(f"\n{name}: stopped cleanly; rerun with --resume to continue", file=sys.stderr)
+        code = 128 + caught.get("signal", signal.SIGINT)
+    except (_WriteError, OSError, ValueError) as e:
+        print(f"\nerror: {_reason(e)}; rerun with --resume to continue", file=sys.stderr)
         code = 2
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
-        bar.close()
+        progress.close()
         for w in writers:
-            w.close()
+            try:
+                w.close()
+            except OSError as e:
+                print(f"error: cannot finish {w.path}: {_reason(e)}", file=sys.stderr)
+                code = code or 2
 
+    if progress.failed > shown:
+        print(
+            f"… and {progress.failed - shown} more failed records; every reason is in {outputs[0]}",
+            file=sys.stderr,
+        )
     elapsed = time.time() - t0
     line = f"{stats.records} articles, {stats.failed} failed, {stats.sentences} sentences, {elapsed:.1f} s"
     if stats.resumed:

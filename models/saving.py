@@ -1,4 +1,5 @@
-"""Helpers shared by the models' `from_pretrained`: reading a saved folder's config.json."""
+"""Helpers shared by the models' `from_pretrained`/`save_pretrained`: a saved folder's config.json and the
+integrity of its weights (sha256 recorded at save time, no NaN/inf)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,51 @@ def warn_fingerprint_mismatch(meta: dict[str, Any], fingerprint: str, what: str,
             f"({expected}); {outputs} may be off",
             stacklevel=3,
         )
+
+
+# Weight files whose sha256 a saved folder records, relative to the folder (LoRA adapters sit in adapter/).
+WEIGHT_PATTERNS = ("*.safetensors", "*/*.safetensors", "*.bin", "*/*.bin")
+
+
+def weight_hashes(folder: str | Path) -> dict[str, str]:
+    """sha256 of every weight file under a saved model folder, keyed by its path relative to the folder."""
+    from dangtopic.models.encoder import sha256_file
+
+    folder = Path(folder)
+    files = sorted({p for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern) if p.is_file()})
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in files}
+
+
+def check_finite(state_dict: dict[str, Any], where: str) -> None:
+    """Refuse weights holding NaN or infinity: they would write NaN scores (invalid JSON) for every input."""
+    import torch
+
+    for name, tensor in state_dict.items():
+        if torch.is_tensor(tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{where}: weight {name!r} holds NaN or infinite values; the model is broken")
+
+
+def verify_weights(folder: str | Path, meta: dict[str, Any]) -> None:
+    """Check the weight files of a saved folder against the sha256 its config.json records, and that
+    every safetensors file holds finite numbers. A folder saved before hashes were recorded is only
+    checked for finite weights."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    recorded = meta.get("weights_sha256")
+    if recorded is not None:
+        actual = weight_hashes(folder)
+        for name, digest in recorded.items():
+            if name not in actual:
+                raise ValueError(f"{folder}: weight file {name} is missing")
+            if actual[name] != digest:
+                raise ValueError(
+                    f"{folder}: {name} does not match the sha256 recorded when the model was saved "
+                    "(corrupted or edited)"
+                )
+    for path in sorted({p for pattern in WEIGHT_PATTERNS[:2] for p in folder.glob(pattern)}):
+        try:
+            state = load_file(str(path))
+        except Exception as e:  # safetensors raises its own error type for a damaged file
+            raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
+        check_finite(state, str(path))

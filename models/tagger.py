@@ -28,7 +28,12 @@ from dangtopic import LABELS
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
 from dangtopic.models.encoder import EncoderSpec, load_encoder, mean_pool, truncate_layers
-from dangtopic.models.saving import read_saved_config, warn_fingerprint_mismatch
+from dangtopic.models.saving import (
+    read_saved_config,
+    verify_weights,
+    warn_fingerprint_mismatch,
+    weight_hashes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +232,7 @@ class SentenceTagger(nn.Module):
 
         folder = Path(path) if path is not None else DEFAULT_TAGGER_DIR
         meta = read_saved_config(folder, KIND, "tagger")
+        verify_weights(folder, meta)
         config = from_dict(TaggerConfig, meta["config"])
         base, tokenizer, fingerprint = load_encoder(config.encoder.name)
         warn_fingerprint_mismatch(meta, fingerprint, "tagger", "predictions")
@@ -300,6 +306,7 @@ class SentenceTagger(nn.Module):
         from dangtopic import __version__
 
         meta["dangtopic_version"] = __version__
+        meta["weights_sha256"] = weight_hashes(folder)
         (folder / "config.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
         if card is not None:
             (folder / "README.md").write_text(card, encoding="utf-8")

@@ -177,11 +177,14 @@ def test_csv_with_text_column_multiline_and_huge_field(tmp_path):
     assert recs[0].meta["line"] == 2 and recs[2].meta["line"] == 6
 
 
-def test_csv_missing_column_is_one_clear_error(tmp_path):
+def test_csv_missing_column_fails_each_row(tmp_path):
+    """Each row is an input record: a missing text column fails all of them, counted and named (issue 12)."""
     p = tmp_path / "x.csv"
-    p.write_text("id,body\n1,abc\n2,def\n", encoding="utf-8")
-    (rec,) = _all([p])
-    assert "no column 'text'" in rec.error and "body" in rec.error and "2 rows" in rec.error
+    p.write_text("id,body\n1,abc\n2,def\n\n,ghi\n", encoding="utf-8")
+    recs = _all([p])
+    assert [r.id for r in recs] == ["1", "2", "x.csv:5"]
+    for r in recs:
+        assert "no column 'text'" in r.error and "body" in r.error and "--text-field" in r.error
 
 
 def test_files_without_records_are_reported(tmp_path):
@@ -325,3 +328,69 @@ def test_reader_streams_large_jsonl(tmp_path):
     tracemalloc.stop()
     assert n == 2_000
     assert peak < size / 5, f"peak {peak:,} bytes for a {size:,} byte file: not streaming"
+
+
+# ---------------------------------------------------------------------- issue 12: nothing lost
+
+
+def _utf8_writable(rec: InputRecord) -> None:
+    json.dumps(rec.__dict__, ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
+
+
+def test_lone_surrogates_in_json_fields_never_reach_a_record(tmp_path):
+    """Regression: a `"\\ud800"` escape in an id, title or extra field aborted the batch at write time."""
+    rows = [
+        {"id": "a\ud800", "title": "T\udfff", "text": VI},
+        {"id": "b", "note": {"k\ud800": ["v\udc80"]}, "text": VI2},
+        {"id": "c", "text": "Toàn tỉnh \ud800 kết nạp mới đảng viên trong năm nay."},
+        {"id": "a\udbff", "text": VI2},
+    ]
+    lines = [json.dumps(r) for r in rows]  # ASCII JSON: each surrogate is a \\uXXXX escape
+    p = _jsonl(tmp_path / "s.jsonl", lines)
+    recs = _all([p])
+    assert len(recs) == 4
+    for r in recs:
+        _utf8_writable(r)
+    a, b, c, d = recs
+    assert a.ok and a.id == "a\ufffd" and a.title == "T\ufffd"
+    assert b.ok and b.meta["note"] == {"k\ufffd": ["v\\x80"]}
+    assert not c.ok and "lone surrogate" in c.error and "not valid Unicode" in c.error
+    assert d.ok and d.id == "a\ufffd~2", "ids stay unique after scrubbing"
+
+
+def test_file_names_that_are_not_utf8_are_read(tmp_path):
+    """Regression: a non-UTF-8 file name in a folder aborted the batch (2 of 3 records lost)."""
+    import os
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.txt").write_text(VI, encoding="utf-8")
+    bad = os.path.join(os.fsencode(d), b"b\xff.txt")
+    try:
+        with open(bad, "wb") as fh:
+            fh.write(VI2.encode("utf-8"))
+    except OSError:
+        pytest.skip("this file system refuses non-UTF-8 names")
+    (d / "c.txt").write_text(VI, encoding="utf-8")
+    recs = _all([d])
+    assert [r.id for r in recs] == ["a", "b\\xff", "c"]
+    assert all(r.ok for r in recs)
+    assert recs[1].source.endswith("b\\xff.txt")
+    for r in recs:
+        _utf8_writable(r)
+
+
+def test_count_records_matches_the_stream(tmp_path):
+    from dangtopic.data.readers import count_records, expand_input
+
+    (tmp_path / "a.txt").write_text(VI, encoding="utf-8")
+    (tmp_path / "b.txt").write_bytes(b"")
+    _jsonl(tmp_path / "c.jsonl", [{"id": 1, "text": VI}, "", "{bad", {"id": 2, "text": VI2}])
+    with (tmp_path / "d.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerows([["id", "text"], ["x", VI + "\n\n" + VI2], ["y", VI2], ["", ""]])
+    (tmp_path / "e.jsonl").write_text("", encoding="utf-8")
+    specs = [expand_input(str(tmp_path)), expand_input(str(tmp_path / "a.txt")), expand_input("missing/")]
+    assert count_records(specs) == len(list(iter_records(specs))) == 2 + 3 + 2 + 1 + 1
+    (tmp_path / "f.jsonl.gz").write_bytes(gzip.compress(b"{}\n"))
+    assert count_records([expand_input(str(tmp_path))]) is None

@@ -256,8 +256,10 @@ def test_streams_with_bounded_lookahead(tmp_path, monkeypatch):
     monkeypatch.setattr(
         Pipeline, "from_pretrained", classmethod(lambda cls, *a, **k: cls(_StubTagger(), _StubSummarizer()))
     )
-    out = tmp_path / "big.jsonl"
-    code = _predict("big.jsonl", "-o", out, "--chunk-size", str(chunk))
+    src = tmp_path / "big.jsonl"
+    src.write_text("{}\n", encoding="utf-8")  # inputs must exist; its records come from fake_records
+    out = tmp_path / "out.jsonl"
+    code = _predict(src, "-o", out, "--chunk-size", str(chunk))
     assert code == 1
     recs = _read(out)
     assert [r["id"] for r in recs] == [f"r{i}" for i in range(n)]
@@ -285,7 +287,8 @@ def test_csv_input_with_custom_fields_and_bad_device(tmp_path, tiny_model_dir, c
 
     if torch.cuda.is_available():
         return
-    assert _predict(src, "-o", tmp_path / "x.jsonl", "--model", tiny_model_dir, "--device", "cuda") == 2
+    cuda = ["--model", tiny_model_dir, "--text-field", "noi_dung", "--device", "cuda"]
+    assert _predict(src, "-o", tmp_path / "x.jsonl", *cuda) == 2
     assert "CUDA" in capsys.readouterr().err
 
 

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -91,11 +92,9 @@ def test_report_structure_and_escaping(tmp_path):
     # Every sentence is highlighted with its scores on hover.
     assert len(chk.titles) == 9
     assert any(t.startswith("#1 [membership, training]") and "membership 0.90" in t for t in chk.titles)
-    # The multi-label sentence shows both colours, single-label sentences their own.
-    assert (
-        f"linear-gradient(to bottom,{PALETTE['membership'][0]} 0% 50%,{PALETTE['training'][0]} 50% 100%)"
-        in html
-    )
+    # The multi-label sentence shows both colours (stripes), single-label sentences their own.
+    m, t = PALETTE["membership"][0], PALETTE["training"][0]
+    assert f"repeating-linear-gradient(135deg,{m} 0px 7px,{t} 7px 14px)" in html
     assert f"background:{PALETTE['inspection'][0]}" in html
     # Corpus overview with per-topic rankings linking to the article sections.
     assert "Corpus overview" in html and "Failed inputs (1)" in html and "empty file" in html
@@ -115,6 +114,53 @@ def test_overview_counts_articles_per_topic(tmp_path):
     assert "2 (67%)" in rows["training"]  # articles 1 and 2 of 3
     assert "1 (33%)" in rows["inspection"]
     assert "3 (33.3%)" in rows["membership"] or "2 (22.2%)" in rows["membership"]
+
+
+def test_main_topic_column_tells_topics_apart(tmp_path):
+    """Issue 12: "articles with the topic" read 100% for every topic, since each article mentions each.
+    The column now counts articles where at least a quarter of the sentences carry the topic."""
+    recs = []
+    for i, topic in enumerate(LABELS):  # 8 sentences: 5 on the article's main topic, one on each other
+        others = [[lab] for lab in LABELS if lab != topic]
+        recs.append(_record(i, [[topic]] * 5 + others, title=f"Bài {topic}"))
+    recs.append(_record(9, [["membership"], ["membership"], ["training"], []], title="Bài hai chủ đề"))
+    out = tmp_path / "r.html"
+    render_report(recs, out)
+    overview = out.read_text(encoding="utf-8").split("Topic distribution")[1].split("Articles ranked")[0]
+    assert "main topic in" in overview
+    rows = {lab: overview.split(f"<b>{lab}</b>")[1].split("</tr>")[0] for lab in LABELS}
+    assert "2 (40%)" in rows["membership"] and "1 (20%)" in rows["inspection"]
+    assert "2 (40%)" in rows["training"] and "1 (20%)" in rows["restructuring"]
+
+
+def test_report_cli_names_malformed_records_and_still_writes_the_report(tmp_path, capsys):
+    """Issue 12: malformed prediction records crashed `dangtopic report` with a traceback."""
+    bad_sentence = {**RECORDS[0], "id": "bad-sentences", "sentences": "not a list"}
+    bad_scores = json.loads(json.dumps(RECORDS[1]))
+    bad_scores["id"] = "bad-scores"
+    bad_scores["sentences"][0]["scores"]["membership"] = "high"
+    lines = [
+        json.dumps(RECORDS[0], ensure_ascii=False),
+        "[1, 2, 3]",
+        '{"id": "cut", "sente',
+        json.dumps(bad_sentence, ensure_ascii=False),
+        "42",
+        json.dumps(bad_scores, ensure_ascii=False),
+        json.dumps({**RECORDS[1], "topic_counts": ["membership"]}, ensure_ascii=False),
+        json.dumps(RECORDS[2], ensure_ascii=False),
+    ]
+    src = tmp_path / "p.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "r.html"
+    assert main(["report", str(src), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    named = [ln for ln in err.splitlines() if ln.startswith("not a prediction record: ")]
+    assert [ln.split(":")[2] for ln in named] == ["2", "3", "4", "5", "6", "7"]
+    assert "1 articles, 7 failed" in err
+    html = out.read_text(encoding="utf-8")
+    assert html.rstrip().endswith("</html>") and "Failed inputs (7)" in html
+    assert "bad-scores" in html and "scores" in html
 
 
 def test_max_articles_keeps_overview_complete(tmp_path):
@@ -212,18 +258,81 @@ def screenshot(html: Path, png: Path, width: int = 1280, height: int = 2000) -> 
         )
 
 
+LONG_ID = "bai-" + "x" * 150
+PHONE_RECORDS = [
+    *RECORDS[:2],
+    {
+        **_record(4, [[], ["inspection"], ["training"]]),
+        "id": LONG_ID,
+        "source": "/data/" + "thu_muc_rat_dai/" * 12 + "bai.txt",
+        "title": None,
+    },
+    {"id": "hong-" + "y" * 150, "source": "/data/hong.txt", "title": None, "error": "empty file"},
+]
+PHONE_RECORDS[2]["sentences"][0]["text"] = "Kiện toàn tổ chức bộ máy"  # a sub-heading: no final punctuation
+
+# Runs inside the report (a copy made by the test; the report itself has no scripts) and hands the
+# layout to the harness page, whose DOM --dump-dom prints.
+_PROBE = """<script>
+const box = e => { if (!e) return null; const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+const sub = document.querySelector('.subhead');
+const g = {scrollWidth: document.documentElement.scrollWidth, width: innerWidth,
+  failed: box(document.querySelector('.failed')), article: box(document.querySelector('.article')),
+  subhead: box(sub), afterSubhead: box(sub && sub.nextElementSibling), text: box(sub && sub.parentElement),
+  multi: box(document.querySelector('.s[title^="#1 [membership, training]"]'))};
+parent.document.getElementById('out').textContent = JSON.stringify(g);
+</script>"""
+
+
+def _in_chromium(report: Path, tmp_path: Path, width: int, height: int, css: str = "", png: Path | None = None):
+    """Layout of `report` at `width` CSS px, and optionally a screenshot. Chromium's window is at least 500 px
+    wide, so narrower widths are an iframe of that width (srcdoc: same origin, its media queries apply)."""
+    from html import escape
+
+    doc = report.read_text(encoding="utf-8").replace("</head>", f"<style>{css}</style></head>")
+    doc = doc.replace("</body>", _PROBE + "</body>")
+    harness = tmp_path / f"harness{width}.html"
+    harness.write_text(
+        '<!DOCTYPE html><html><body style="margin:0"><iframe style="border:0;display:block;'
+        f'width:{width}px;height:{height}px" srcdoc="{escape(doc, quote=True)}"></iframe>'
+        '<pre id="out"></pre></body></html>',
+        encoding="utf-8",
+    )
+    args = [
+        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+        f"--window-size={max(width, 500)},{height}",
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory() as profile:
+        args.append(f"--user-data-dir={profile}")
+        url = harness.resolve().as_uri()
+        dom = subprocess.run(args + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+        if png is not None:
+            subprocess.run(args + [f"--screenshot={png}", url], check=True, capture_output=True, timeout=120)
+    found = re.search(r'<pre id="out">([^<]+)</pre>', dom)
+    assert found, dom[-2000:]
+    return json.loads(found[1].replace("&quot;", '"'))
+
+
 @pytest.mark.skipif(_chromium() is None, reason="no chromium/chrome installed")
-def test_report_renders_in_headless_chromium(tmp_path):
+@pytest.mark.parametrize("width", [360, 420, 1280])
+def test_report_layout_on_phone_and_desktop_in_headless_chromium(tmp_path, width):
+    """Issue 12: no sideways scrolling with long ids and paths, failed inputs above the articles,
+    sub-headings on their own line, and a two-topic sentence showing both topic colours."""
     out = tmp_path / "r.html"
-    render_report(RECORDS, out)
-    png = tmp_path / "r.png"
-    screenshot(out, png, 1000, 1400)
+    render_report(PHONE_RECORDS, out)
+    g = _in_chromium(out, tmp_path, width, 1200)
+    assert g["width"] == width
+    assert g["scrollWidth"] <= width, f"the page scrolls sideways: {g['scrollWidth']} px wide at {width} px"
+    assert g["failed"][3] <= g["article"][1], "failed inputs are listed before the articles"
+    sub, after, text = g["subhead"], g["afterSubhead"], g["text"]
+    assert after[1] >= sub[3] - 1 and after[0] <= text[0] + 4, "the sentence after a sub-heading starts a new line"
+    # The article alone, for a screenshot small enough to decode: pixels inside the two-topic sentence.
+    png = tmp_path / f"r{width}.png"
+    g = _in_chromium(out, tmp_path, width, 700, css=".top,.overview,.failed{display:none}", png=png)
     w, h, ch, px = _decode_png(png.read_bytes())
-    assert (w, h) == (1000, 1400)
-    pixels = {px[i : i + 3] for i in range(0, len(px), ch * 7)}  # subsample
-    assert len(pixels) > 50, "the page rendered (not a blank screenshot)"
-    # Topic highlight and bar colours are on screen.
-    for lab in ("membership", "training", "restructuring"):
-        for colour in PALETTE[lab]:
-            rgb = bytes.fromhex(colour[1:])
-            assert any(px[i : i + 3] == rgb for i in range(0, len(px), ch)), (lab, colour)
+    left, top, right, bottom = (round(v) for v in g["multi"])
+    assert 0 <= left < right <= w and 0 <= top < bottom <= h, g["multi"]
+    inside = {px[(y * w + x) * ch : (y * w + x) * ch + 3] for y in range(top, bottom) for x in range(left, right)}
+    for lab in ("membership", "training"):
+        assert bytes.fromhex(PALETTE[lab][0][1:]) in inside, f"{lab} colour missing from a two-topic sentence"

