@@ -54,10 +54,13 @@ def canonical_tones(text: str) -> str:
     return _OLD_TONE.sub(lambda m: _TONE_TABLE[m.group(0)], text)
 
 
+def _fold(text: str) -> str:
+    return _NON_WORD.sub("", canonical_tones(unicodedata.normalize("NFC", text)).lower())
+
+
 def sentence_key(text: str) -> int:
     """64-bit matching key of a sentence: case, spacing, punctuation, VNDS `_` and tone placement ignored."""
-    folded = _NON_WORD.sub("", canonical_tones(unicodedata.normalize("NFC", text)).lower())
-    return int.from_bytes(hashlib.blake2b(folded.encode("utf-8"), digest_size=8).digest(), "big")
+    return int.from_bytes(hashlib.blake2b(_fold(text).encode("utf-8"), digest_size=8).digest(), "big")
 
 
 @dataclass
@@ -209,6 +212,7 @@ def labelled_articles(
         where: dict[int, int] = {}
         for j, text in enumerate(corpus):
             where.setdefault(sentence_key(text), j)
+        folded = [_fold(text) for text in corpus]
         art = LabelledArticle(aid, [], [], [])
 
         def context(lo: int, hi: int, art: LabelledArticle = art, corpus: list[str] = corpus) -> None:
@@ -222,6 +226,12 @@ def labelled_articles(
             j = where.get(sentence_key(it.text))
             if j is not None and j <= prev_j:
                 j = None  # a repeated sentence: its first occurrence is already behind us
+            if j is None and it.index == prev_pos + 1:
+                # one corpus sentence the annotators split in two: a piece of the current or next one
+                piece = _fold(it.text)
+                j = next(
+                    (c for c in (prev_j, prev_j + 1) if 0 <= c < len(folded) and piece in folded[c]), None
+                )
             gap = it.index - prev_pos - 1
             if gap > 0:
                 hi = j if j is not None else prev_j + 1 + gap

@@ -83,10 +83,10 @@ def make_tiny_tagger(encoder: str | Path, head_std: float = 1.0, seed: int = 0):
         tagger.head[1].weight.normal_(0, head_std)
         if tagger.context is not None:
             # a trained contextualiser is no identity: give its zero-initialised parts random weights
-            tagger.context.position.weight.normal_(0, 0.5)
+            tagger.context.position.weight.normal_(0, 0.1)
             for block in tagger.context.layers.layers:
-                block.self_attn.out_proj.weight.normal_(0, 0.2)
-                block.linear2.weight.normal_(0, 0.2)
+                block.self_attn.out_proj.weight.normal_(0, 0.05)
+                block.linear2.weight.normal_(0, 0.05)
     return tagger.eval()
 
 

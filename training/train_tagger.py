@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dangtopic.data.labels import sentence_key
 from dangtopic.models.config import load_config, parse_override
 from dangtopic.models.tagger import SentenceTagger, TaggerConfig
 
@@ -354,7 +355,9 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     t_start = time.time()
 
     parts = load_hand_docs(cfg.data, labels)
-    docs = parts["train"] + load_lone(cfg.data.extra_labels, labels)
+    held_out = {sentence_key(t) for d in parts["dev"] + parts["test"] for t in d.texts}
+    lone = [d for d in load_lone(cfg.data.extra_labels, labels) if sentence_key(d.texts[0]) not in held_out]
+    docs = parts["train"] + lone
     if cfg.data.weak_labels:
         docs += load_weak(cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed)
     if cfg.data.teacher:

@@ -80,7 +80,7 @@ def test_nfc_and_nfd_articles_give_identical_results(pipe):
 
 def test_topic_summary_uses_only_that_topics_sentences(pipe, monkeypatch):
     # Thresholds that make one topic fire everywhere, one nowhere and one on some sentences only.
-    tags = pipe.tag_sentences(pipe.ingest(ARTICLE).sentences)
+    tags = pipe(ARTICLE, topic_summaries=False).sentences  # read in the article, as summarize() does
     lo = min(s.scores["membership"] for s in tags) / 2
     hi = (max(s.scores["training"] for s in tags) + 1) / 2
     vals = sorted({s.scores["inspection"] for s in tags})
@@ -89,7 +89,7 @@ def test_topic_summary_uses_only_that_topics_sentences(pipe, monkeypatch):
     monkeypatch.setattr(
         pipe.tagger.config, "thresholds", {"membership": lo, "training": hi, "inspection": cut}
     )
-    tags = pipe.tag_sentences(pipe.ingest(ARTICLE).sentences)
+    tags = pipe(ARTICLE, topic_summaries=False).sentences  # read in the article, as summarize() does
     allowed = {s.index for s in tags if "inspection" in s.labels}
     assert 0 < len(allowed) < len(tags)
     s = pipe.summarize(ARTICLE, topic="inspection")
@@ -168,10 +168,11 @@ def test_fast_path_quantises_and_stays_close(tiny_model_dir):
     assert not any(type(m) is torch.nn.Linear for m in mods)
     a, b = p32(ARTICLE), fast(ARTICLE)
     assert [s.text for s in a.sentences] == [s.text for s in b.sentences]
-    diff = max(
-        abs(x.scores[k] - y.scores[k]) for x, y in zip(a.sentences, b.sentences, strict=True) for k in LABELS
-    )
-    assert diff < 0.1
+    # int8 changes the encoder's arithmetic: its sentence vectors must stay close to fp32's (a random tiny
+    # head saturates and amplifies any difference, so scores are the wrong place to measure it)
+    texts = [s.text for s in a.sentences]
+    cos = torch.nn.functional.cosine_similarity(p32.tagger.embed(texts), fast.tagger.embed(texts))
+    assert float(cos.min()) > 0.99
     assert fast.fast == "int8"
 
 
@@ -251,14 +252,18 @@ def test_each_sentence_is_tagged_in_its_article_title_first(tiny_encoder_path, t
     b = Article(id="b", title="Tin", sentences=["Hội nghị diễn ra sáng nay."])
     res_a, res_b = pipe.process([a, b])
     expected = tagger.predict_articles([[a.title, *a.sentences], [b.title, *b.sentences]])
-    want = [p.scores for p in expected[0][1:] + expected[1][1:]]
-    assert [s.scores for s in res_a.sentences + res_b.sentences] == want
+    want = [[p.scores[lab] for lab in tagger.labels] for p in expected[0][1:] + expected[1][1:]]
+    got = np.array([[s.scores[lab] for lab in tagger.labels] for s in res_a.sentences + res_b.sentences])
+    np.testing.assert_allclose(got, want, atol=1e-5)  # batch composition moves the 6th decimal
     assert [s.index for s in res_a.sentences] == [0, 1] and [s.index for s in res_b.sentences] == [0]
     # the same sentence scores differently in two articles, and alone
-    got = np.array([[s.scores[lab] for lab in tagger.labels] for s in res_a.sentences + res_b.sentences])
     assert not np.allclose(got[1], got[2])
     tagged = pipe.tag_article([a.title, *a.sentences])
-    assert [s.scores for s in tagged] == [p.scores for p in expected[0]]
+    np.testing.assert_allclose(
+        [[s.scores[lab] for lab in tagger.labels] for s in tagged],
+        [[p.scores[lab] for lab in tagger.labels] for p in expected[0]],
+        atol=1e-5,
+    )
     assert [s.index for s in tagged] == [0, 1, 2]
     alone = pipe.tag_sentences(a.sentences[1])
     assert alone.scores == tagger.predict(a.sentences[1]).scores != tagged[2].scores

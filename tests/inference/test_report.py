@@ -284,7 +284,9 @@ parent.document.getElementById('out').textContent = JSON.stringify(g);
 </script>"""
 
 
-def _in_chromium(report: Path, tmp_path: Path, width: int, height: int, css: str = "", png: Path | None = None):
+def _in_chromium(
+    report: Path, tmp_path: Path, width: int, height: int, css: str = "", png: Path | None = None
+):
     """Layout of `report` at `width` CSS px, and optionally a screenshot. Chromium's window is at least 500 px
     wide, so narrower widths are an iframe of that width (srcdoc: same origin, its media queries apply)."""
     from html import escape
@@ -326,13 +328,17 @@ def test_report_layout_on_phone_and_desktop_in_headless_chromium(tmp_path, width
     assert g["scrollWidth"] <= width, f"the page scrolls sideways: {g['scrollWidth']} px wide at {width} px"
     assert g["failed"][3] <= g["article"][1], "failed inputs are listed before the articles"
     sub, after, text = g["subhead"], g["afterSubhead"], g["text"]
-    assert after[1] >= sub[3] - 1 and after[0] <= text[0] + 4, "the sentence after a sub-heading starts a new line"
+    assert after[1] >= sub[3] - 1 and after[0] <= text[0] + 4, (
+        "the sentence after a sub-heading starts a new line"
+    )
     # The article alone, for a screenshot small enough to decode: pixels inside the two-topic sentence.
     png = tmp_path / f"r{width}.png"
     g = _in_chromium(out, tmp_path, width, 700, css=".top,.overview,.failed{display:none}", png=png)
     w, h, ch, px = _decode_png(png.read_bytes())
     left, top, right, bottom = (round(v) for v in g["multi"])
     assert 0 <= left < right <= w and 0 <= top < bottom <= h, g["multi"]
-    inside = {px[(y * w + x) * ch : (y * w + x) * ch + 3] for y in range(top, bottom) for x in range(left, right)}
+    inside = {
+        px[(y * w + x) * ch : (y * w + x) * ch + 3] for y in range(top, bottom) for x in range(left, right)
+    }
     for lab in ("membership", "training"):
         assert bytes.fromhex(PALETTE[lab][0][1:]) in inside, f"{lab} colour missing from a two-topic sentence"

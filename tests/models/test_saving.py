@@ -117,7 +117,9 @@ def test_predict_refuses_a_nan_model_before_writing(model_copy, tmp_path, capsys
     meta["weights_sha256"] = weight_hashes(model_copy / "summarizer")
     _write_config(model_copy / "summarizer", meta)
     src = tmp_path / "a.txt"
-    src.write_text("Toàn tỉnh đã kết nạp mới 3.787 đảng viên, nâng tổng số lên 28.087 đảng viên.", encoding="utf-8")
+    src.write_text(
+        "Toàn tỉnh đã kết nạp mới 3.787 đảng viên, nâng tổng số lên 28.087 đảng viên.", encoding="utf-8"
+    )
     out = tmp_path / "o.jsonl"
     assert main(["predict", str(src), "-o", str(out), "--model", str(model_copy), "-q"]) == 2
     err = capsys.readouterr().err
