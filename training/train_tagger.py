@@ -317,7 +317,8 @@ def _lone_sentences(docs: list[Doc]) -> list[Doc]:
     return out
 
 
-def _evaluate(tagger, probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict:
+def _evaluate(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict:
+    """Thresholds tuned on (dev) probabilities and the report at those thresholds."""
     from dangtopic.training.metrics import multilabel_report, tune_thresholds
 
     thr = tune_thresholds(y, probs)
@@ -477,7 +478,7 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
                 )
         if not dev:
             continue
-        ev = _evaluate(tagger, doc_probs(tagger, dev_lone), dev_true, labels)
+        ev = _evaluate(doc_probs(tagger, dev_lone), dev_true, labels)
         history.append({"stage": 1, "epoch": epoch + 1, "step": step, "dev_micro_f1": ev["micro_f1"]})
         logger.info("stage 1 epoch %d dev micro-F1 %.3f (sentences alone)", epoch + 1, ev["micro_f1"])
         if ev["micro_f1"] > best["micro_f1"]:
@@ -575,7 +576,7 @@ def _train_context(
         with torch.inference_mode():
             logits = tagger(dev_vec, dev_lengths, dev_feats)
         probs = torch.sigmoid(logits.float()).cpu().numpy()[dev_mask]
-        ev = _evaluate(tagger, probs, dev_true, labels)
+        ev = _evaluate(probs, dev_true, labels)
         history.append({"stage": 2, "epoch": epoch + 1, "dev_micro_f1": ev["micro_f1"]})
         logger.info(
             "stage 2 epoch %d loss %.4f dev micro-F1 %.3f (in articles)",
