@@ -531,7 +531,8 @@ def _train_context(
     t0 = time.time()
     tagger.eval()
     with torch.inference_mode():
-        train_vec = [_pooled(tagger, [d], layer, use_cache).clone() for d in docs]
+        # one call: _pooled length-sorts all sentences into chunks; split back per doc afterwards
+        train_vec = _pooled(tagger, docs, layer, use_cache).clone().split([len(d.texts) for d in docs])
         dev_vec = tagger.embed([t for d in dev for t in d.texts])
     dev_vec = dev_vec.clone()
     dev_lengths = [d.length for d in dev]
