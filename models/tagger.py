@@ -96,8 +96,6 @@ class TaggerConfig:
     # Keep only the first k encoder layers (None = all): a distilled student for the fast path.
     num_layers: int | None = None
     head_dropout: float = 0.1
-    # Feed the guideline labelling functions' votes (data/weak.py) to the head beside the sentence vector.
-    rule_features: bool = False
     # Decision threshold per label, tuned on dev data by the trainer.
     thresholds: dict[str, float] = field(default_factory=dict)
 
@@ -112,14 +110,6 @@ class TaggerConfig:
                 raise ValueError(f"threshold for {label} must be in (0, 1), got {t}")
         if self.num_layers is not None and self.num_layers < 1:
             raise ValueError(f"num_layers must be >= 1 or null, got {self.num_layers}")
-
-    @property
-    def n_features(self) -> int:
-        if not self.rule_features:
-            return 0
-        from dangtopic.data.weak import DEFAULT_LFS
-
-        return len(DEFAULT_LFS)
 
     def threshold(self, label: str) -> float:
         return self.thresholds.get(label, 0.5)
@@ -243,15 +233,6 @@ class SentenceTagger(nn.Module):
             base = PeftModel.from_pretrained(base, folder / "adapter")
             if merge:
                 base = base.merge_and_unload()
-        if config.rule_features:
-            from dangtopic.data.weak import lf_names
-
-            saved = meta.get("rule_features", [])
-            if saved[: len(lf_names())] != lf_names() or len(saved) != len(lf_names()):
-                raise ValueError(
-                    f"{folder} was trained with other labelling functions than this dangtopic version's "
-                    "data/weak.py; retrain it or install the matching version"
-                )
         head = _make_head(base.config.hidden_size, config)
         tagger = cls(config, base, tokenizer, head, fingerprint, metrics=meta.get("metrics"))
         missing, unexpected = tagger.load_state_dict(load_file(folder / "head.safetensors"), strict=False)
@@ -299,10 +280,6 @@ class SentenceTagger(nn.Module):
             "config": to_dict(self.config),
             "metrics": self.metrics,
         }
-        if self.config.rule_features:
-            from dangtopic.data.weak import lf_names
-
-            meta["rule_features"] = lf_names()
         from dangtopic import __version__
 
         meta["dangtopic_version"] = __version__
@@ -350,15 +327,6 @@ class SentenceTagger(nn.Module):
             return_tensors="pt",
         )
 
-    def features(self, texts: list[str]) -> np.ndarray:
-        """Rule features [n, n_features]: which labelling functions fire on each sentence."""
-        if not self.config.rule_features:
-            return np.zeros((len(texts), 0), dtype=np.float32)
-        from dangtopic.data.weak import ABSTAIN, apply_lfs
-
-        votes = apply_lfs([normalize_sentence(t) for t in texts])
-        return (votes != ABSTAIN).astype(np.float32)
-
     def pool(self, batch):
         """Mean-pooled sentence vectors [batch, H] of a tokenised batch."""
         out = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
@@ -386,19 +354,10 @@ class SentenceTagger(nn.Module):
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
         return mean_pool(hidden, attention_mask)
 
-    def forward(self, vectors, lengths: list[int] | None = None, feats=None):
+    def forward(self, vectors, lengths: list[int] | None = None):
         """Logits [n, labels] from sentence vectors: articles of `lengths` (0 = alone; None = all alone)."""
         if self.context is not None:
             vectors = self.context(vectors, lengths if lengths is not None else [0] * len(vectors))
-        return self.classify(vectors, feats)
-
-    def classify(self, vectors, feats=None):
-        """Logits from (contextualised) sentence vectors: the head, with rule features when it uses them."""
-        if self.config.n_features:
-            if feats is None:
-                raise ValueError("this tagger needs rule features for every sentence")
-            feats = torch.as_tensor(feats, dtype=vectors.dtype, device=vectors.device)
-            return self.head[1](torch.cat([self.head[0](vectors), feats], dim=1))
         return self.head(vectors)
 
     # ------------------------------------------------------------------ inference
@@ -449,9 +408,8 @@ class SentenceTagger(nn.Module):
             return np.zeros((0, len(self.config.labels)), dtype=np.float32)
         self.eval()
         vectors = self.embed(texts, batch_size)
-        feats = self.features(texts)
         with torch.inference_mode():
-            logits = self(vectors, lengths, feats if feats.shape[1] else None)
+            logits = self(vectors, lengths)
         return torch.sigmoid(logits.float()).cpu().numpy()
 
     @overload
@@ -510,7 +468,7 @@ class SentenceTagger(nn.Module):
 def _make_head(hidden_size: int, config: TaggerConfig) -> nn.Sequential:
     return nn.Sequential(
         nn.Dropout(config.head_dropout),
-        nn.Linear(hidden_size + config.n_features, len(config.labels)),
+        nn.Linear(hidden_size, len(config.labels)),
     )
 
 

@@ -23,6 +23,9 @@ logger = logging.getLogger("dangtopic.evaluate_tagger")
 
 DEFAULT_SEED_LABELS = Path(__file__).resolve().parents[1] / "data" / "labels" / "seeds_labelled.jsonl"
 DEFAULT_EXTRA = [str(Path(__file__).resolve().parents[1] / "data" / "labels" / "extra_labelled.jsonl")]
+DEFAULT_EXTRA_ARTICLES = [
+    str(Path(__file__).resolve().parents[1] / "data" / "labels" / "synth_articles.jsonl")
+]
 TARGETS = {"micro_f1": 0.90, "per_label_f1": 0.85, "over_keywords": 0.12, "seeds_micro_f1": 0.88}
 MODEL = "fine-tuned tagger"
 ALONE = "same tagger, sentences alone"
@@ -102,6 +105,7 @@ def evaluate(
     hand_labels: list[str] | None,
     split_file: str | None,
     extra: list[str],
+    extra_articles: list[str],
     seed_labels: str | None,
     baselines: bool = True,
     compare: str | None = None,
@@ -113,7 +117,7 @@ def evaluate(
     """
     from dangtopic import LABELS
     from dangtopic.models.tagger import SentenceTagger
-    from dangtopic.training.train_tagger import TaggerDataConfig, load_hand_docs, load_lone
+    from dangtopic.training.train_tagger import TaggerDataConfig, load_articles, load_hand_docs, load_lone
 
     tagger = SentenceTagger.from_pretrained(model_path)
     labels = list(tagger.labels)
@@ -125,7 +129,11 @@ def evaluate(
     if seed_path.exists():
         sets["seeds"] = EvalSet(seed_docs(seed_path, labels))
     train, dev = (
-        EvalSet(parts["train"] + load_lone([p for p in extra if Path(p).exists()], labels)),
+        EvalSet(
+            parts["train"]
+            + load_articles([p for p in extra_articles if Path(p).exists()], labels)
+            + load_lone([p for p in extra if Path(p).exists()], labels)
+        ),
         EvalSet(parts["dev"]),
     )
 
@@ -339,15 +347,10 @@ def render_card(out: dict, command: str) -> str:
             if ctx.layers
             else "- No article context: each sentence is judged alone. Linear head on the mean-pooled vector."
         ),
-        *(
-            ["- Rule features: the labelling functions' votes (`data/weak.py`) beside the sentence vector"]
-            if cfg.rule_features
-            else []
-        ),
         f"- Thresholds (tuned on the {out.get('dev_sentences', '?')} labelled dev sentences, ≥ 40 positives a"
         f" label): {thr}",
         f"- Training: {training.get('train_sentences', '?')} sentences ({training.get('train_docs', '?')} articles and"
-        f" lone sentences), {training.get('steps', '?')} steps, best epoch {training.get('best_epoch', '?')},"
+        f" lone sentences), {training.get('steps', '?')} steps, best: stage {training.get('best_stage', '?')} epoch {training.get('best_epoch', '?')},"
         f" {training.get('train_minutes', '?')} min on {training.get('device', '?')}",
         "",
         "## Evaluation",
@@ -385,7 +388,13 @@ def add_arguments(parser) -> None:
         "--vnds-dir", help="VNDS folder for the articles' full text (default: ../shared/data/vnds)"
     )
     parser.add_argument(
-        "--extra-labels", nargs="*", default=DEFAULT_EXTRA, help="extra training-only hand labels"
+        "--extra-labels", nargs="*", default=DEFAULT_EXTRA, help="extra training-only lone labelled sentences"
+    )
+    parser.add_argument(
+        "--extra-articles",
+        nargs="*",
+        default=DEFAULT_EXTRA_ARTICLES,
+        help="extra training-only labelled articles (for the baselines' training set)",
     )
     parser.add_argument(
         "--seed-labels", help="hand-labelled seed sentences (default: data/labels/seeds_labelled.jsonl)"
@@ -409,6 +418,7 @@ def run(args) -> int:
         args.hand_labels,
         args.split_file,
         args.extra_labels,
+        args.extra_articles,
         args.seed_labels,
         baselines=not args.no_baselines,
         compare=args.compare,

@@ -39,6 +39,9 @@ class TaggerDataConfig:
     # (0 drops them from training; they stay in dev/test).
     source_weights: dict[str, float] = field(default_factory=dict)
     extra_labels: list[str] = field(default_factory=list)  # lone hand-labelled sentences, training only
+    # Whole labelled articles (every sentence labelled in its article, ids `<article>#<position>`),
+    # training only: e.g. data/labels/synth_articles.jsonl
+    extra_articles: list[str] = field(default_factory=list)
     weak_labels: str | None = None  # a `datasets` folder from `dangtopic build-weak-labels` (judged alone)
     weak_weight: float = 0.5
     max_weak: int = 6000
@@ -100,7 +103,6 @@ class Doc:
     source: str
     alone: bool = False  # judged without an article (extra and weak labels, which were labelled alone)
     cached: list | None = None  # frozen-layer hidden states per sentence, when training caches them
-    feats: np.ndarray | None = None  # rule features, when the model uses them
 
     @property
     def length(self) -> int:
@@ -160,6 +162,18 @@ def load_lone(paths: list[str], labels: list[str]) -> list[Doc]:
         for it in load_labelled(p, source=p.name):
             vec = np.array([[lab in it.labels for lab in labels]], dtype=np.float32)
             out.append(Doc(it.id, [it.text], vec, np.ones(1, np.float32), it.source, alone=True))
+    return out
+
+
+def load_articles(paths: list[str], labels: list[str]) -> list[Doc]:
+    """Whole articles from label files whose sentences were each labelled in their article."""
+    from dangtopic.data.labels import labelled_articles, load_labelled
+
+    out = []
+    for p in map(_resolve, paths):
+        for art in labelled_articles(load_labelled(p, source=p.name)):
+            targets = np.array([[lab in ls for lab in labels] for ls in art.labels], dtype=np.float32)
+            out.append(Doc(art.id, art.sentences, targets, np.ones(len(targets), np.float32), art.sources[0]))
     return out
 
 
@@ -301,7 +315,6 @@ def _lone_sentences(docs: list[Doc]) -> list[Doc]:
     for d in docs:
         for k in np.flatnonzero(d.labelled):
             cached = [d.cached[k]] if d.cached is not None else None
-            feats = d.feats[k : k + 1] if d.feats is not None else None
             out.append(
                 Doc(
                     f"{d.id}#{k}",
@@ -311,7 +324,6 @@ def _lone_sentences(docs: list[Doc]) -> list[Doc]:
                     d.source,
                     True,
                     cached,
-                    feats,
                 )
             )
     return out
@@ -358,7 +370,12 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     parts = load_hand_docs(cfg.data, labels)
     held_out = {sentence_key(t) for d in parts["dev"] + parts["test"] for t in d.texts}
     lone = [d for d in load_lone(cfg.data.extra_labels, labels) if sentence_key(d.texts[0]) not in held_out]
-    docs = parts["train"] + lone
+    extra = [
+        d
+        for d in load_articles(cfg.data.extra_articles, labels)
+        if not any(sentence_key(t) in held_out for t in d.texts)
+    ]
+    docs = parts["train"] + extra + lone
     if cfg.data.weak_labels:
         docs += load_weak(cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed)
     if cfg.data.teacher:
@@ -384,9 +401,6 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
             if "word_embeddings" in name:
                 p.requires_grad_(False)
     tagger.to(device).train()
-    for d in docs:
-        d.feats = tagger.features(d.texts)
-    use_feats = cfg.model.rule_features
     layer = cfg.model.lora.layers_from
     use_cache = cfg.optim.cache_frozen and cfg.model.lora.r > 0 and layer > 0
     if use_cache:
@@ -455,10 +469,9 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
             if step >= total:
                 break
             vectors = _pooled(tagger, batch, layer, use_cache)
-            feats = np.concatenate([d.feats for d in batch]) if use_feats else None
             y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
             w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
-            loss = weighted(tagger.classify(vectors, feats), y, w)
+            loss = weighted(tagger.head(vectors), y, w)  # stage 1: no context module
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(enc_params + head_params, cfg.optim.grad_clip)
@@ -536,7 +549,6 @@ def _train_context(
         dev_vec = tagger.embed([t for d in dev for t in d.texts])
     dev_vec = dev_vec.clone()
     dev_lengths = [d.length for d in dev]
-    dev_feats = tagger.features([t for d in dev for t in d.texts]) if cfg.model.rule_features else None
     logger.info(
         "stage 2: sentence vectors of %d training docs and %d dev articles in %.1f s",
         len(docs),
@@ -558,15 +570,14 @@ def _train_context(
         ):
             batch = [docs[i] for i in batch_idx]
             vectors = torch.cat([train_vec[i] for i in batch_idx])
-            feats = np.concatenate([d.feats for d in batch]) if cfg.model.rule_features else None
             y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
             w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
-            loss = weighted(tagger(vectors, [d.length for d in batch], feats), y, w)
+            loss = weighted(tagger(vectors, [d.length for d in batch]), y, w)
             in_article = np.concatenate([d.labelled & (not d.alone) for d in batch])
             if cfg.optim.alone_weight and in_article.any():
                 # the same sentences without their article: keeps the lone-sentence path calibrated
                 idx = torch.as_tensor(np.flatnonzero(in_article), device=device)
-                lone = tagger(vectors[idx], None, feats[in_article] if feats is not None else None)
+                lone = tagger(vectors[idx], None)
                 loss = loss + cfg.optim.alone_weight * weighted(lone, y[idx], w[idx])
             optim.zero_grad(set_to_none=True)
             loss.backward()
@@ -575,7 +586,7 @@ def _train_context(
             sched.step()
         tagger.eval()
         with torch.inference_mode():
-            logits = tagger(dev_vec, dev_lengths, dev_feats)
+            logits = tagger(dev_vec, dev_lengths)
         probs = torch.sigmoid(logits.float()).cpu().numpy()[dev_mask]
         ev = _evaluate(probs, dev_true, labels)
         history.append({"stage": 2, "epoch": epoch + 1, "dev_micro_f1": ev["micro_f1"]})

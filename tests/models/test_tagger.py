@@ -111,21 +111,6 @@ def test_override_parsing_reads_numbers():
     )
 
 
-def test_rule_features(tiny_encoder_path, tmp_path):
-    from dangtopic.data.weak import lf_names
-
-    t = SentenceTagger.create(encoder=str(tiny_encoder_path), rule_features=True)
-    texts = ["Kết nạp 20 đảng viên mới.", "Hội nghị diễn ra sáng nay.", "Chỉ số PCI tăng."]
-    feats = t.features(texts)
-    assert feats.shape == (3, len(lf_names())) and feats[0].any() and not feats[1].any()
-    out = t.save_pretrained(tmp_path / "m")
-    assert json.loads((out / "config.json").read_text())["rule_features"] == lf_names()
-    loaded = SentenceTagger.from_pretrained(out)
-    np.testing.assert_allclose(
-        loaded.predict_proba(texts, groups=[0, 0, 1]), t.predict_proba(texts, groups=[0, 0, 1]), atol=1e-5
-    )
-
-
 ARTICLE = [
     "Tiêu đề về công tác kiểm tra",
     "Kết nạp 20 đảng viên mới.",
@@ -140,7 +125,7 @@ def test_an_untrained_contextualiser_is_the_identity(tiny_encoder_path):
     assert t.context is not None and t.config.context.layers == 2
     np.testing.assert_allclose(t.proba_articles(ARTICLE, [4]), t.proba_articles(ARTICLE, [0] * 4), atol=1e-6)
     with torch.no_grad():
-        direct = torch.sigmoid(t.classify(t.embed(ARTICLE))).numpy()
+        direct = torch.sigmoid(t.head(t.embed(ARTICLE))).numpy()
     np.testing.assert_allclose(t.proba_articles(ARTICLE, [4]), direct, atol=1e-6)
 
 

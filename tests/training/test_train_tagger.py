@@ -81,7 +81,9 @@ def test_train_save_load_evaluate(tiny_data, tiny_encoder_path, tmp_path, capsys
     )
     assert json.loads((out / "config.json").read_text())["metrics"]["training"]["steps"] == 6
 
-    res = evaluate_tagger.evaluate(str(out), [str(labels)], str(split_file), [], str(tmp_path / "none.jsonl"))
+    res = evaluate_tagger.evaluate(
+        str(out), [str(labels)], str(split_file), [], [], str(tmp_path / "none.jsonl")
+    )
     systems = res["results"]["vnds-test"]
     assert {
         "fine-tuned tagger",
@@ -202,3 +204,45 @@ def test_hand_docs_read_excerpts_in_their_vnds_article(tmp_path):
     # dev keeps weight 1 although its source is weighted 0 for training
     (dev,) = parts["dev"]
     np.testing.assert_array_equal(dev.weights, [1])
+
+
+def test_extra_articles_train_whole_and_never_repeat_held_out_text(tiny_data, tiny_encoder_path, tmp_path):
+    """Extra labelled articles join training as whole articles; one that shares a sentence with the dev or
+    test articles is left out (no held-out text in training)."""
+    from dangtopic.training.train_tagger import load_articles
+
+    labels, split_file = tiny_data
+    new = [
+        ("Tiêu đề bài mới về sáp nhập", ["restructuring"]),
+        ("Trụ sở cơ quan mới đặt tại số 5.", ["restructuring"]),
+    ]
+    rows = [(f"synth/a01#{k}", t, labs) for k, (t, labs) in enumerate(new)]
+    rows += [(f"synth/a02#{k}", t, labs) for k, (t, labs) in enumerate(SENTS[:2])]  # repeats dev text
+    extra = tmp_path / "articles.jsonl"
+    extra.write_text(
+        "".join(
+            json.dumps({"id": i, "text": t, "labels": labs}, ensure_ascii=False) + "\n" for i, t, labs in rows
+        ),
+        encoding="utf-8",
+    )
+    docs = load_articles([str(extra)], ["membership", "inspection", "restructuring", "training"])
+    assert [d.id for d in docs] == ["synth/a01", "synth/a02"] and not docs[0].alone
+    np.testing.assert_array_equal(docs[0].targets[:, 2], [1, 1])
+    cfg = load_config(
+        TrainTaggerConfig,
+        REPO / "configs" / "tagger.yaml",
+        {
+            "model.encoder.name": str(tiny_encoder_path),
+            "model.lora.layers_from": 0,
+            "data.hand_labels": [str(labels)],
+            "data.split_file": str(split_file),
+            "data.extra_labels": [],
+            "data.extra_articles": [str(extra)],
+            "optim.epochs": 1,
+            "optim.context_epochs": 1,
+            "optim.batch_size": 64,
+        },
+    )
+    _, log = train(cfg)
+    assert log["train_docs"] == 3  # the two train articles and synth/a01
+    assert log["train_sentences"] == 2 * len(SENTS) + 2
