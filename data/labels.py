@@ -28,6 +28,7 @@ DEFAULT_FILE = "sentences_labelled.jsonl"
 HAND_FILES = ("round2_labelled.jsonl", DEFAULT_FILE)
 LABELS_DIR = Path(__file__).resolve().parent / "labels"
 SPLIT_FILE = LABELS_DIR / "split_v2.json"
+SEED_FILE = LABELS_DIR / "seeds_labelled.jsonl"  # evaluation only: never in training
 PARTS = ("train", "dev", "test")
 
 # Old-style tone placement ("hoà", "uỷ", "khoẻ") vs new style ("hòa", "ủy", "khỏe") when the

@@ -342,13 +342,10 @@ class SentenceTagger(nn.Module):
     def pool_from(self, hidden, attention_mask, layer: int):
         """Sentence vectors from hidden states entering layer `layer` (the cached-training path)."""
         bert = self.encoder.get_base_model() if hasattr(self.encoder, "get_base_model") else self.encoder
-        mask, _ = bert._create_attention_masks(
-            attention_mask=attention_mask,
-            encoder_attention_mask=None,
-            embedding_output=hidden,
-            encoder_hidden_states=None,
-            past_key_values=None,
-        )
+        from transformers.masking_utils import create_bidirectional_mask
+
+        # Positional on purpose: the keyword names changed across transformers 5.x releases.
+        mask = create_bidirectional_mask(bert.config, hidden, attention_mask)
         for block in bert.encoder.layer[layer:]:
             hidden = block(hidden, mask)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden

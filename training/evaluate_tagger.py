@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dangtopic.data.labels import SEED_FILE
 from dangtopic.training.metrics import format_report, multilabel_report, tune_thresholds
 
 logger = logging.getLogger("dangtopic.evaluate_tagger")
 
-DEFAULT_SEED_LABELS = Path(__file__).resolve().parents[1] / "data" / "labels" / "seeds_labelled.jsonl"
 DEFAULT_EXTRA = [str(Path(__file__).resolve().parents[1] / "data" / "labels" / "extra_labelled.jsonl")]
 DEFAULT_EXTRA_ARTICLES = [
     str(Path(__file__).resolve().parents[1] / "data" / "labels" / "synth_articles.jsonl")
@@ -125,7 +125,7 @@ def evaluate(
     data = TaggerDataConfig(hand_labels=list(hand_labels or []), split_file=split_file, vnds_dir=vnds_dir)
     parts = load_hand_docs(data, labels)
     sets = {"vnds-test": EvalSet(parts["test"])}
-    seed_path = Path(seed_labels) if seed_labels else DEFAULT_SEED_LABELS
+    seed_path = Path(seed_labels) if seed_labels else SEED_FILE
     if seed_path.exists():
         sets["seeds"] = EvalSet(seed_docs(seed_path, labels))
     train, dev = (

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dangtopic.data.labels import sentence_key
+from dangtopic.data.labels import SEED_FILE, load_labelled, sentence_key
 from dangtopic.models.config import load_config, parse_override
 from dangtopic.models.tagger import SentenceTagger, TaggerConfig
 
@@ -369,6 +369,8 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
 
     parts = load_hand_docs(cfg.data, labels)
     held_out = {sentence_key(t) for d in parts["dev"] + parts["test"] for t in d.texts}
+    if SEED_FILE.exists():  # the seeds are evaluation-only too
+        held_out |= {sentence_key(it.text) for it in load_labelled(SEED_FILE)}
     lone = [d for d in load_lone(cfg.data.extra_labels, labels) if sentence_key(d.texts[0]) not in held_out]
     extra = [
         d

@@ -276,7 +276,7 @@ def test_simple_sentences_and_furniture():
 @pytest.mark.parametrize("name", ["seeds_labelled.jsonl", "extra_labelled.jsonl"])
 def test_committed_label_files_load(name):
     items = load_labelled(LABELS_DIR / name)
-    assert items and all(it.source == "dangtopic-dev-llm" for it in items)
+    assert items and all(it.source.startswith("dangtopic-dev-llm") for it in items)
     counts = Counter(lab for it in items for lab in it.labels)
     assert counts["membership"] >= 20 and counts["training"] >= 10
     if name.startswith("seeds"):
