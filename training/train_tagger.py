@@ -39,9 +39,6 @@ class TaggerDataConfig:
     # (0 drops them from training; they stay in dev/test).
     source_weights: dict[str, float] = field(default_factory=dict)
     extra_labels: list[str] = field(default_factory=list)  # lone hand-labelled sentences, training only
-    # Whole labelled articles (every sentence labelled in its article, ids `<article>#<position>`),
-    # training only: e.g. data/labels/synth_articles.jsonl
-    extra_articles: list[str] = field(default_factory=list)
     weak_labels: str | None = None  # a `datasets` folder from `dangtopic build-weak-labels` (judged alone)
     weak_weight: float = 0.5
     max_weak: int = 6000
@@ -162,18 +159,6 @@ def load_lone(paths: list[str], labels: list[str]) -> list[Doc]:
         for it in load_labelled(p, source=p.name):
             vec = np.array([[lab in it.labels for lab in labels]], dtype=np.float32)
             out.append(Doc(it.id, [it.text], vec, np.ones(1, np.float32), it.source, alone=True))
-    return out
-
-
-def load_articles(paths: list[str], labels: list[str]) -> list[Doc]:
-    """Whole articles from label files whose sentences were each labelled in their article."""
-    from dangtopic.data.labels import labelled_articles, load_labelled
-
-    out = []
-    for p in map(_resolve, paths):
-        for art in labelled_articles(load_labelled(p, source=p.name)):
-            targets = np.array([[lab in ls for lab in labels] for ls in art.labels], dtype=np.float32)
-            out.append(Doc(art.id, art.sentences, targets, np.ones(len(targets), np.float32), art.sources[0]))
     return out
 
 
@@ -372,12 +357,7 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     if SEED_FILE.exists():  # the seeds are evaluation-only too
         held_out |= {sentence_key(it.text) for it in load_labelled(SEED_FILE)}
     lone = [d for d in load_lone(cfg.data.extra_labels, labels) if sentence_key(d.texts[0]) not in held_out]
-    extra = [
-        d
-        for d in load_articles(cfg.data.extra_articles, labels)
-        if not any(sentence_key(t) in held_out for t in d.texts)
-    ]
-    docs = parts["train"] + extra + lone
+    docs = parts["train"] + lone
     if cfg.data.weak_labels:
         docs += load_weak(cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed)
     if cfg.data.teacher:
