@@ -1,4 +1,4 @@
-"""Streaming reader for batch input: .txt files, folders, globs, JSONL(.gz), CSV/TSV(.gz), JSON.
+"""Streaming reader for batch input: .txt files, folders, globs, JSONL(.gz), CSV/TSV(.gz), JSON, Parquet.
 
 Every input record yields exactly one `InputRecord`: either its text or an `error` saying why it
 could not be read (empty, binary, undecodable, malformed JSON line, missing field, not Vietnamese).
@@ -28,10 +28,22 @@ TEXT_SUFFIXES = (".txt", ".txt.gz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 JSON_SUFFIXES = (".json", ".json.gz")
-FOLDER_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + JSON_SUFFIXES
+PARQUET_SUFFIXES = (".parquet",)
+FOLDER_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + JSON_SUFFIXES + PARQUET_SUFFIXES
 DEFAULT_MAX_BYTES = 20_000_000  # one article per .txt/.json file; larger is almost surely not an article
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Parquet and the Ray engine need pyarrow / ray, which only this extra installs.
+DISTRIBUTED_INSTALL = "pip install 'dangtopic[distributed]'"
+
+
+def require_pyarrow(what: str) -> None:
+    """Raise ImportError saying `what` needs pyarrow and how to install it, when it is missing."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise ImportError(f"{what} needs pyarrow: {DISTRIBUTED_INSTALL}") from None
 
 
 @dataclass
@@ -48,6 +60,11 @@ class InputRecord:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def to_row(self) -> dict[str, Any]:
+        """Flat columns for a table (`meta` as JSON text, so every row has one schema); see `record_from_row`."""
+        row = {k: getattr(self, k) for k in ("id", "source", "text", "title", "error")}
+        return {**row, "meta": json.dumps(self.meta, ensure_ascii=False)}
 
 
 class DecodeError(ValueError):
@@ -345,6 +362,35 @@ def _error(ids: _Ids, rid: str, source: str, msg: str, **meta: Any) -> InputReco
     return InputRecord(id=ids.claim(rid), source=source, error=msg, meta=meta)
 
 
+class _GivenIds(_Ids):
+    """Ids taken as given: a batch of table rows cannot see the other batches, so clashes are not renamed."""
+
+    def claim(self, preferred: str, fallback: str | None = None) -> str:
+        return scrub_surrogates(preferred)
+
+
+_AS_GIVEN = _GivenIds()  # stateless: one for every row
+
+
+def _jsonable(v: Any) -> Any:
+    """`v` as a JSON value: dates as ISO text, numpy scalars and arrays as numbers and lists, bytes as text.
+
+    Table columns (Parquet, pandas) hold types that the JSON writers of the outputs cannot."""
+    if v is None or isinstance(v, str | bool | int | float):
+        return v
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="replace")
+    if hasattr(v, "tolist"):  # numpy scalar or array
+        return _jsonable(v.tolist())
+    if hasattr(v, "isoformat"):  # date, time, datetime, pandas Timestamp
+        return v.isoformat()
+    return str(v)  # Decimal, UUID, ...
+
+
 def _from_mapping(obj: Any, default_id: str, source: str, f: _Fields, ids: _Ids, **meta: Any) -> InputRecord:
     if not isinstance(obj, dict):
         return _error(
@@ -469,8 +515,16 @@ def _open_csv(path: Path):
     return fh, csv.reader(fh, delimiter="\t" if ".tsv" in path.name.lower() else ",")
 
 
-def csv_columns(path: str | Path) -> list[str] | None:
-    """The column names of a CSV/TSV file's header; None when it has none or cannot be read."""
+def input_columns(path: str | Path) -> list[str] | None:
+    """The column names of a CSV/TSV file's header or a Parquet file's schema; None when it has none or
+    cannot be read."""
+    if Path(path).name.lower().endswith(PARQUET_SUFFIXES):
+        try:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        except Exception:  # no pyarrow, or not Parquet: each record says why when it is read
+            return None
     try:
         fh, reader = _open_csv(Path(path))
         with fh:
@@ -569,9 +623,81 @@ def _iter_json(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
         )
 
 
+def _table_row(row: dict[str, Any], f: _Fields) -> dict[str, Any]:
+    """A table row with every column but the text made JSON-safe (the text is checked as it is)."""
+    return {k: v if k == f.text else _jsonable(v) for k, v in row.items()}
+
+
+def _iter_parquet(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+    name = path.name
+    try:
+        require_pyarrow("reading Parquet")
+    except ImportError as e:
+        yield _error(ids, name, str(path), str(e))
+        return
+    import pyarrow.parquet as pq
+
+    i = 0
+    try:
+        # 256 rows decoded at a time, however large the file.
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=256):
+            for row in batch.to_pylist():
+                yield _from_mapping(_table_row(row, f), f"{name}[{i}]", f"{path}[{i}]", f, ids, index=i)
+                i += 1
+    except Exception as e:  # pyarrow raises its own types for corrupt files: report, keep the rows read
+        where = f" after row {i}" if i else ""
+        yield _error(ids, f"{name}[{i}]" if i else name, str(path), f"unreadable Parquet{where}: {e}")
+        return
+    if i == 0:
+        yield _error(ids, name, str(path), "empty file (no Parquet rows)")
+
+
+def record_from_row(
+    row: dict[str, Any],
+    text_field: str = "text",
+    id_field: str = "id",
+    title_field: str = "title",
+    *,
+    check_language: bool = True,
+) -> InputRecord:
+    """One table row (a batch of Ray Data, Spark, pandas) as an `InputRecord`, checked as a JSONL line is.
+
+    The columns `source`, `error` and `meta` (JSON text or a dict) of `InputRecord.to_row` pass through,
+    other columns go to `meta`. Ids are kept as given: a batch does not see the others to rename clashes.
+    """
+    f = _Fields(text_field, id_field, title_field, check_language, DEFAULT_MAX_BYTES)
+    row = dict(row)
+    source, error, meta = row.pop("source", None), row.pop("error", None), _row_meta(row.pop("meta", None))
+    raw_id = row.get(id_field)
+    rid = "" if raw_id is None else str(_jsonable(raw_id))
+    source = str(_jsonable(source)) if source else rid
+    if error:  # a record the reader already failed
+        title = row.get(title_field)
+        title = title if isinstance(title, str) else None
+        return InputRecord(id=rid, source=source, title=title, error=str(error), meta=meta)
+    rec = _from_mapping(_table_row(row, f), rid, source, f, _AS_GIVEN)
+    rec.meta = {**meta, **rec.meta}
+    return rec
+
+
+def _row_meta(value: Any) -> dict[str, Any]:
+    """The `meta` column of a row as a dict: JSON text or a mapping; anything else is kept as `meta`."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {"meta": value}
+    if value is None:
+        return {}
+    return _jsonable(value) if isinstance(value, dict) else {"meta": _jsonable(value)}
+
+
 def _kind(path: Path) -> str:
     name = path.name.lower()
-    for kind, suffixes in (("jsonl", JSONL_SUFFIXES), ("csv", CSV_SUFFIXES), ("json", JSON_SUFFIXES)):
+    kinds = (
+        ("jsonl", JSONL_SUFFIXES), ("csv", CSV_SUFFIXES), ("json", JSON_SUFFIXES), ("parquet", PARQUET_SUFFIXES)
+    )  # fmt: skip
+    for kind, suffixes in kinds:
         if name.endswith(suffixes):
             return kind
     return "text"
@@ -637,9 +763,18 @@ def _count_csv_rows(path: Path) -> int:
         return sum(1 for row in reader if any(c.strip() for c in row)) - 1  # minus the header
 
 
+def _count_parquet_rows(path: Path) -> int:
+    try:
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows  # from the footer: no row is read
+    except Exception:  # no pyarrow or a broken file: one error record
+        return 1
+
+
 def count_records(specs: Iterable[InputSpec]) -> int | None:
     """How many records `iter_records` will yield for these inputs, where counting is cheap (.txt files,
-    JSONL and CSV lines); None when an input can only be counted by parsing it (.json, .gz)."""
+    JSONL and CSV lines, Parquet rows); None when an input can only be counted by parsing it (.json, .gz)."""
     total = 0
     seen: set[Path] = set()
     for spec in specs:
@@ -656,6 +791,8 @@ def count_records(specs: Iterable[InputSpec]) -> int | None:
                 total += 1
             elif kind == "json" or name.endswith(".gz"):
                 return None
+            elif kind == "parquet":
+                total += max(_count_parquet_rows(path), 1)
             else:
                 try:
                     n = _count_lines(path) if kind == "jsonl" else _count_csv_rows(path)
@@ -718,6 +855,8 @@ def _iter_records(inputs, text_field, id_field, title_field, check_language, max
                     yield from _iter_csv(path, f, ids)
                 elif kind == "json":
                     yield from _iter_json(path, f, ids)
+                elif kind == "parquet":
+                    yield from _iter_parquet(path, f, ids)
                 else:
                     rel = path.relative_to(folder) if folder else None
                     fallback = rel.with_name(_stem(path)).as_posix() if rel and len(rel.parts) > 1 else None

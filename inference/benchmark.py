@@ -1,6 +1,7 @@
 """`dangtopic benchmark`: tagging sentences/s and full-pipeline ms/article on this machine.
 
-`--soak N` instead measures the memory of `dangtopic predict` over N articles (see `dangtopic.inference.soak`).
+`--soak N` instead measures the memory of `dangtopic predict` over N articles (see `dangtopic.inference.soak`);
+`--engine ray` the articles/s of `dangtopic predict --engine ray` with 1 and 2 actors beside the local engine.
 
 Compares the fp32 tagger with the fast path (`--fast`: dynamic int8 quantisation of the Linear layers;
 sentences are length-sorted inside the tagger in both) and prints the micro-F1 each gets on the held-out
@@ -53,6 +54,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "tagger; empty = fp32 only)",
     )
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    engine = parser.add_argument_group(
+        "engines (articles/s of the local engine and of Ray actors; needs the `distributed` extra)"
+    )
+    engine.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: instead of the tagger benchmark, time the full pipeline on the local engine and on Ray "
+        "with each --actors count, the CPUs shared evenly between the actors",
+    )
+    engine.add_argument("--actors", default="1,2", help="comma-separated actor counts to time")
+    engine.add_argument(
+        "--address", default=None, help="Ray cluster (default: $RAY_ADDRESS, else a new local Ray)"
+    )
+    engine.add_argument(
+        "--engine-articles",
+        type=int,
+        default=64,
+        metavar="N",
+        help="articles per run, cycled from --articles (else ../shared/seeds, else the bundled examples)",
+    )
+    engine.add_argument("--chunk-size", type=int, default=8, help="articles per batch (per actor call)")
     soak = parser.add_argument_group(
         "soak (memory of `dangtopic predict` over many articles, measured from outside the process)"
     )
@@ -230,19 +253,38 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+def _article_inputs(args: argparse.Namespace) -> list[str] | None:
+    """The articles to time the pipeline on: --articles, else ../shared/seeds; None when neither is there."""
+    if args.articles:
+        return [args.articles]
+    from dangtopic.data.paths import shared_path
+
+    seeds = shared_path("seeds")
+    return [str(seeds)] if seeds.is_dir() else None
+
+
+def _engine_records(args: argparse.Namespace) -> list[Any]:
+    """`--engine-articles` records cycled from the benchmark articles (or the bundled examples), ids unique."""
+    from dataclasses import replace
+
+    from dangtopic.data.readers import iter_records
+
+    inputs = _article_inputs(args) or [str(Path(__file__).resolve().parent.parent / "data" / "examples")]
+    pool = [r for r in iter_records(inputs) if r.ok]
+    if not pool:
+        raise ValueError(f"no readable articles in {', '.join(inputs)}")
+    return [
+        replace(pool[i % len(pool)], id=f"{pool[i % len(pool)].id}#{i}") for i in range(args.engine_articles)
+    ]
+
+
 def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[str, Any]:
     """ms/article of ingestion + tagging + summary over the benchmark articles, per tagger variant."""
     from dangtopic.data.readers import iter_records
 
-    if args.articles:
-        inputs = [args.articles]
-    else:
-        from dangtopic.data.paths import shared_path
-
-        seeds = shared_path("seeds")
-        if not seeds.is_dir():
-            return {"skipped": "no --articles given and ../shared/seeds not found"}
-        inputs = [str(seeds)]
+    inputs = _article_inputs(args)
+    if inputs is None:
+        return {"skipped": "no --articles given and ../shared/seeds not found"}
     texts = [r.text for r in iter_records(inputs) if not r.error and r.text]
     if not texts:
         return {"skipped": f"no readable articles in {inputs}"}
@@ -352,9 +394,34 @@ def _usage_problem(args: argparse.Namespace, soak_mode: bool) -> str | None:
             return "--soak-interval must be > 0"
     elif args.sentences < 1 or args.repeat < 1:
         return "--sentences and --repeat must be >= 1"
+    if args.engine == "ray":
+        try:
+            if min(_actor_counts(args)) < 1 or args.engine_articles < 1 or args.chunk_size < 1:
+                return "--actors, --engine-articles and --chunk-size must be >= 1"
+        except ValueError:
+            return f"--actors must be comma-separated numbers, got {args.actors!r}"
     if args.batch_size < 1:
         return "--batch-size must be >= 1"
     return None
+
+
+def _actor_counts(args: argparse.Namespace) -> list[int]:
+    return [int(n) for n in args.actors.split(",") if n.strip()] or [1]
+
+
+def _engines(args: argparse.Namespace) -> dict[str, Any]:
+    from dangtopic.inference.ray_engine import benchmark_engines, require_ray
+
+    require_ray()
+    return benchmark_engines(
+        _engine_records(args),
+        args.model,
+        actor_counts=_actor_counts(args),
+        address=args.address,
+        chunk_size=args.chunk_size,
+        batch_size=args.batch_size,
+        threads=args.threads,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -369,12 +436,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     quiet_libraries()
+    engines = args.engine == "ray" and not soak_mode
     try:
-        res = soak(args) if soak_mode else benchmark(args)
-    except (OSError, ValueError) as e:
+        res = soak(args) if soak_mode else _engines(args) if engines else benchmark(args)
+    except (OSError, ValueError, ImportError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(format_soak(res) if soak_mode else format_results(res))
+    if engines:
+        from dangtopic.inference.ray_engine import format_engines
+
+        print(format_engines(res))
+    else:
+        print(format_soak(res) if soak_mode else format_results(res))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     # The soak fails when a record was lost, duplicated, reordered, or predict crashed.

@@ -1,11 +1,14 @@
 """Batch inference: `dangtopic predict INPUT... -o OUTPUT [-o OUTPUT2 ...]`.
 
-Inputs are files, folders, globs, JSONL or CSV (see `dangtopic.data.readers`). Every input record
-yields exactly one output record, in input order: a result, or `{"id", "source", "title", "error"}`;
+Inputs are files, folders, globs, JSONL, CSV or Parquet (see `dangtopic.data.readers`). Every input
+record yields exactly one output record, in input order: a result, or `{"id", "source", "title", "error"}`;
 each failed record's id and reason is also printed (the first 20, then a count). Outputs are chosen by
-extension (.jsonl, .csv, .html) and written incrementally, flushed per record; memory stays flat however
-many records (`dangtopic benchmark --soak` measures it), and the HTML report shows the first
-`--report-max-articles` (1000) articles in full, its overview covering all of them.
+extension (.jsonl, .csv, .html, .parquet) and written incrementally, flushed per record (Parquet per
+row group); memory stays flat however many records (`dangtopic benchmark --soak` measures it), and the
+HTML report shows the first `--report-max-articles` (1000) articles in full, its overview covering all.
+
+`--engine ray` runs the models in Ray actors instead, on this machine or a Ray cluster (see
+`dangtopic.inference.ray_engine`); inputs, outputs and records are those of the local engine.
 
 Inputs and outputs are checked before the model loads: a missing input, an output that is also an input,
 an output that cannot be written, or an existing output (of any format) without `--overwrite` or
@@ -32,7 +35,9 @@ from typing import Any
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n")[0]
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, globs, .jsonl or .csv")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="files, folders, globs, .jsonl, .csv or .parquet"
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -40,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         metavar="OUTPUT",
         help="output file, format by extension: .jsonl (one record per article), .csv (one row per "
-        "sentence), .html (report); repeat for several",
+        "sentence), .html (report), .parquet (one row per article, the record as JSON); repeat for several",
     )
     parser.add_argument(
         "--model",
@@ -119,6 +124,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="when stderr is not a terminal, log progress every N articles instead of drawing a bar",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or progress lines")
+    from dangtopic.data.readers import DISTRIBUTED_INSTALL
+
+    ray = parser.add_argument_group(
+        "engine", f"run the models in Ray actors, here or on a Ray cluster (needs {DISTRIBUTED_INSTALL})"
+    )
+    ray.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process (and --num-workers); ray: a pool of Ray actors, each loading the model once",
+    )
+    ray.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster: auto (the one running here), ray://HOST:10001 (Ray Client), or a GCS address "
+        "(default: $RAY_ADDRESS, else a new Ray instance on this machine); the model folder must exist on "
+        "every node",
+    )
+    ray.add_argument(
+        "--actors", type=int, default=None, metavar="N", help="actors (default: as many as the CPUs hold)"
+    )
+    ray.add_argument(
+        "--cpus-per-actor",
+        type=float,
+        default=None,
+        metavar="C",
+        help="CPUs (torch threads) per actor (default: 1)",
+    )
+    ray.add_argument(
+        "--gpus-per-actor", type=float, default=None, metavar="G", help="GPUs per actor (default: 0)"
+    )
 
 
 # Articles rendered in full in an HTML output of `predict`: ~15 kB each (25 sentences), so ~15 MB of HTML.
@@ -126,28 +162,8 @@ REPORT_MAX_ARTICLES = 1000
 LOG_EVERY = 500
 # Failed records printed one by one on stderr; past this only counted (every reason is in the outputs).
 MAX_FAILURES_SHOWN = 20
-
-
-def _error_record(rec: Any, reason: str) -> dict[str, Any]:
-    return {"id": str(rec.id), "source": rec.source, "title": rec.title, "error": reason}
-
-
-def ingest_record(rec: Any) -> Any:
-    """InputRecord → Article, or an error record. Runs in worker processes: never raises."""
-    if rec.error:
-        return _error_record(rec, rec.error)
-    try:
-        from dangtopic.data.ingest import article_from_record
-
-        art = article_from_record(rec)
-    except Exception as e:  # a bad record must not stop the batch
-        return _error_record(rec, f"ingestion failed: {type(e).__name__}: {e}")
-    if not art.sentences:
-        n = len(art.removed)
-        return _error_record(
-            rec, f"no article text left after cleaning ({n} line(s) removed as page furniture)"
-        )
-    return art
+# Options of the Ray engine only (None when not given).
+RAY_OPTIONS = ("address", "actors", "cpus_per_actor", "gpus_per_actor")
 
 
 def _bounded_map(fn, items: Iterable[Any], executor, ahead: int) -> Iterator[Any]:
@@ -220,13 +236,14 @@ def _file_key(path: Path) -> tuple[int, int] | Path:
 
 
 def check_inputs(specs: list[Any], text_field: str) -> None:
-    """Every input names something, and a CSV named on the command line has the text column."""
-    from dangtopic.data.readers import CSV_SUFFIXES, csv_columns
+    """Every input names something, and a CSV or Parquet named on the command line has the text column."""
+    from dangtopic.data.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, input_columns
 
     problems = [f"{spec.arg}: {spec.problem}" for spec in specs if spec.problem]
+    tables = CSV_SUFFIXES + PARQUET_SUFFIXES
     for spec in specs:
-        if len(spec.files) == 1 and spec.files[0][1] is None and spec.arg.lower().endswith(CSV_SUFFIXES):
-            columns = csv_columns(spec.files[0][0])
+        if len(spec.files) == 1 and spec.files[0][1] is None and spec.arg.lower().endswith(tables):
+            columns = input_columns(spec.files[0][0])
             if columns is not None and text_field not in columns:
                 problems.append(
                     f"{spec.arg}: no column {text_field!r} (columns: {', '.join(columns[:12])}); "
@@ -345,6 +362,76 @@ def _check_args(args: argparse.Namespace) -> None:
             raise UsageError(f"error: --{name.replace('_', '-')} must be >= 0")
     if args.resume and args.overwrite:
         raise UsageError("error: choose --resume (continue) or --overwrite (start again), not both")
+    ray_only = [f"--{n.replace('_', '-')}" for n in RAY_OPTIONS if getattr(args, n) is not None]
+    if args.engine == "local" and ray_only:
+        raise UsageError(f"error: {', '.join(ray_only)} only apply to --engine ray")
+    if args.engine == "ray" and args.num_workers:
+        raise UsageError("error: --num-workers is for the local engine; Ray parallelises with --actors")
+    if (args.actors is not None and args.actors < 1) or (args.cpus_per_actor or 1) <= 0:
+        raise UsageError("error: --actors and --cpus-per-actor must be > 0")
+    if (args.gpus_per_actor or 0) < 0:
+        raise UsageError("error: --gpus-per-actor must be >= 0")
+
+
+def _predictor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `BatchPredictor` (and so `Pipeline.from_pretrained`) options of the command line."""
+    model = args.model
+    if model is not None and Path(model).exists():
+        model = str(Path(model).resolve())  # Ray workers need not share our working directory
+    return {
+        "model": model,
+        "device": args.device,
+        "fast": args.fast or False,
+        "batch_size": args.batch_size,
+        "topic_summaries": args.topic_summaries,
+        "max_sentences": args.max_sentences,
+        "max_words": args.max_words,
+    }
+
+
+def _check_ray(args: argparse.Namespace) -> list[str]:
+    """Ray is installed and the model folder readable (checked here, loaded in the actors); its labels."""
+    try:
+        from dangtopic.inference.ray_engine import check_model, require_ray
+
+        require_ray()
+    except ImportError as e:
+        raise UsageError(f"error: {e}") from None
+    try:
+        return check_model(args.model, args.fast)
+    except Exception as e:
+        where = f" from {args.model}" if args.model else ""
+        raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
+
+
+def local_results(pipe: Any, records: Iterable[Any], chunk_size: int, num_workers: int) -> Iterator[dict]:
+    """The local engine: one output record per input record, in order. Records are ingested (in
+    `num_workers` processes if > 0), then `chunk_size` articles at a time tagged together."""
+    from dangtopic.inference.batch import ingest_record, predict_items
+
+    executor = None
+    try:
+        if num_workers > 0:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: the parent holds torch thread pools that do not survive a fork.
+            executor = ProcessPoolExecutor(num_workers, mp_context=mp.get_context("spawn"))
+            items = _bounded_map(ingest_record, records, executor, ahead=max(4, 4 * chunk_size))
+        else:
+            items = map(ingest_record, records)
+        pending: list[Any] = []
+        n_articles = 0
+        for item in items:
+            pending.append(item)
+            n_articles += not isinstance(item, dict)
+            if n_articles >= chunk_size:
+                yield from predict_items(pipe, pending)
+                pending, n_articles = [], 0
+        yield from predict_items(pipe, pending)
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
 
 
 def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
@@ -383,26 +470,26 @@ def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
                 f"{jsonl[0]}: removed a truncated last line ({state.repaired_bytes} bytes)", file=sys.stderr
             )
 
-    if not args.quiet:
-        print(f"loading the model from {args.model or 'the shipped defaults'}…", file=sys.stderr, flush=True)
-    quiet_libraries()
-    try:
-        from dangtopic.inference.pipeline import Pipeline
+    opts = _predictor_options(args)
+    if args.engine == "ray":
+        labels = _check_ray(args)
+        pipe = None
+        if not args.quiet:
+            print("starting Ray: each actor loads the model…", file=sys.stderr, flush=True)
+    else:
+        if not args.quiet:
+            print(
+                f"loading the model from {args.model or 'the shipped defaults'}…", file=sys.stderr, flush=True
+            )
+        try:
+            from dangtopic.inference.batch import BatchPredictor
 
-        pipe = Pipeline.from_pretrained(
-            args.model,
-            device=args.device,
-            fast=args.fast or False,
-            batch_size=args.batch_size,
-            topic_summaries=args.topic_summaries,
-            max_sentences=args.max_sentences,
-            max_words=args.max_words,
-        )
-    except Exception as e:  # a broken model folder is the user's to fix, not a traceback
-        where = f" from {args.model}" if args.model else ""
-        raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
+            pipe = BatchPredictor(**opts).pipeline
+        except Exception as e:  # a broken model folder is the user's to fix, not a traceback
+            where = f" from {args.model}" if args.model else ""
+            raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
+        labels = list(pipe.labels)
 
-    labels = list(pipe.labels)
     writers: list[Any] = []
     try:
         for o in outputs:
@@ -444,29 +531,6 @@ def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
             progress.write(f"failed: {record['id']}{src}: {record['error']}")
         progress.update(n_sent, failed)
 
-    def flush(pending: list[Any]) -> None:
-        """Tag the pending Articles together, then emit everything pending in input order."""
-        arts = [p for p in pending if not isinstance(p, dict)]
-        results: dict[int, dict[str, Any]] = {}
-        try:
-            for art, res in zip(arts, pipe.process(arts), strict=True):
-                results[id(art)] = res.to_dict()
-        except Exception:
-            # Isolate the article that breaks the batch; the others still get results.
-            for art in arts:
-                try:
-                    results[id(art)] = pipe.process([art])[0].to_dict()
-                except Exception as e:
-                    results[id(art)] = {
-                        "id": str(art.id),
-                        "source": art.source,
-                        "title": art.title,
-                        "error": f"model failed: {type(e).__name__}: {e}",
-                    }
-        for p in pending:
-            emit(p if isinstance(p, dict) else results[id(p)])
-        pending.clear()
-
     def todo(records: Iterable[Any]) -> Iterator[Any]:
         for rec in records:
             key = str(rec.id)
@@ -477,7 +541,7 @@ def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
                 continue
             yield rec
 
-    executor = None
+    results: Any = None
     code = 0
     try:
         # Rebuild secondary outputs from what the primary JSONL already holds.
@@ -494,35 +558,32 @@ def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
                 specs, text_field=args.text_field, id_field=args.id_field, title_field=args.title_field
             )
         )
-        if args.num_workers > 0:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
+        if pipe is None:
+            from dangtopic.inference.ray_engine import ray_predict
 
-            # spawn, not fork: the parent holds torch thread pools that do not survive a fork.
-            executor = ProcessPoolExecutor(args.num_workers, mp_context=mp.get_context("spawn"))
-            items = _bounded_map(ingest_record, records, executor, ahead=max(4, 4 * args.chunk_size))
+            results = ray_predict(
+                records,
+                opts,
+                address=args.address,
+                actors=args.actors,
+                cpus_per_actor=args.cpus_per_actor or 1,
+                gpus_per_actor=args.gpus_per_actor or 0,
+                chunk_size=args.chunk_size,
+            )
         else:
-            items = (ingest_record(r) for r in records)
-        pending: list[Any] = []
-        n_articles = 0
-        for item in items:
-            pending.append(item)
-            if not isinstance(item, dict):
-                n_articles += 1
-            if n_articles >= args.chunk_size:
-                flush(pending)
-                n_articles = 0
-        flush(pending)
+            results = local_results(pipe, records, args.chunk_size, args.num_workers)
+        for record in results:
+            emit(record)
     except KeyboardInterrupt:
         name = "SIGTERM" if caught.get("signal") == signal.SIGTERM else "interrupted"
         print(f"\n{name}: stopped cleanly; rerun with --resume to continue", file=sys.stderr)
         code = 128 + caught.get("signal", signal.SIGINT)
-    except (_WriteError, OSError, ValueError) as e:
+    except (_WriteError, OSError, ValueError, RuntimeError) as e:
         print(f"\nerror: {_reason(e)}; rerun with --resume to continue", file=sys.stderr)
         code = 2
     finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+        if results is not None:
+            results.close()  # stops worker processes or Ray
         progress.close()
         for w in writers:
             try:

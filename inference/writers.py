@@ -1,8 +1,9 @@
-"""Streaming writers for prediction records (JSONL, CSV, HTML) and JSONL resume support.
+"""Streaming writers for prediction records (JSONL, CSV, HTML, Parquet) and JSONL resume support.
 
 A record is either a result (`ArticleResult.to_dict()`) or an error record
-`{"id", "source", "title", "error"}`. Every writer flushes after each record, so a crash loses at most
-the record being written, and a half-written JSONL line is repaired by `repair_jsonl`.
+`{"id", "source", "title", "error"}`. The JSONL, CSV and HTML writers flush after each record, so a crash
+loses at most the record being written, and a half-written JSONL line is repaired by `repair_jsonl`; a
+Parquet file is complete only once closed (it is rebuilt from the JSONL on `--resume`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from typing import Any
 
 from dangtopic import LABELS
 
-OUTPUT_FORMATS = (".jsonl", ".csv", ".html")
+OUTPUT_FORMATS = (".jsonl", ".csv", ".html", ".parquet")
+# One row per article in tables (Parquet outputs, the batch predictor's output): a few columns to filter
+# on, and the whole record as JSON text, lossless whatever the record holds.
+RESULT_COLUMNS = ("id", "source", "title", "error", "topics", "summary", "record")
 
 
 def output_format(path: str | Path) -> str:
@@ -32,7 +36,9 @@ def output_format(path: str | Path) -> str:
         return ".jsonl"
     if suffix == ".csv":
         return ".csv"
-    raise ValueError(f"{path}: unknown output format {suffix!r}; use .jsonl, .csv or .html")
+    if suffix == ".parquet":
+        return ".parquet"
+    raise ValueError(f"{path}: unknown output format {suffix!r}; use .jsonl, .csv, .html or .parquet")
 
 
 def is_error(record: dict[str, Any]) -> bool:
@@ -173,6 +179,69 @@ class CsvWriter:
             self._f.close()
 
 
+def result_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A prediction record as one table row of `RESULT_COLUMNS`; `json.loads(row["record"])` gives it back."""
+    counts = record.get("topic_counts") or {}
+    return {
+        "id": str(record.get("id")),
+        "source": record.get("source"),
+        "title": record.get("title"),
+        "error": record.get("error") or None,
+        "topics": [lab for lab, n in counts.items() if n],
+        "summary": (record.get("summary") or {}).get("text"),
+        "record": json.dumps(record, ensure_ascii=False),
+    }
+
+
+def result_schema():
+    """The pyarrow schema of `result_row` tables (pyarrow is imported here, only when a table is made)."""
+    import pyarrow as pa
+
+    text = pa.string()
+    types = {"topics": pa.list_(text)}
+    return pa.schema([(name, types.get(name, text)) for name in RESULT_COLUMNS])
+
+
+class ParquetWriter:
+    """One row per article (`RESULT_COLUMNS`), written in row groups of `rows_per_group` records.
+
+    Parquet is written whole row groups at a time and is readable only once closed: keep a JSONL output
+    beside it for `--resume`.
+    """
+
+    def __init__(self, path: str | Path, rows_per_group: int = 256):
+        from dangtopic.data.readers import require_pyarrow
+
+        require_pyarrow("writing Parquet")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        if self.path.parent != Path(""):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._pa, self._rows, self._per_group = pa, [], rows_per_group
+        self._w = pq.ParquetWriter(self.path, result_schema())
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._rows.append(result_row(record))
+        if len(self._rows) >= self._per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._w.write_table(self._pa.Table.from_pylist(self._rows, schema=self._w.schema))
+            self._rows = []
+
+    def close(self) -> None:
+        if self._w is None:
+            return
+        try:
+            self._flush()
+        finally:
+            self._w.close()
+            self._w = None
+
+
 def open_writer(
     path: str | Path,
     labels: Sequence[str] = LABELS,
@@ -186,6 +255,8 @@ def open_writer(
         return JsonlWriter(path, append=append)
     if fmt == ".csv":
         return CsvWriter(path, labels=labels)
+    if fmt == ".parquet":
+        return ParquetWriter(path)
     from dangtopic.inference.report import HtmlReportWriter
 
     return HtmlReportWriter(path, labels=labels, title=title, max_articles=max_articles)

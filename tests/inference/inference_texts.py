@@ -20,3 +20,10 @@ Thực hiện Nghị quyết 18-NQ/TW, thành phố đã hợp nhất các phòn
 
 Ban Thường vụ Thành ủy chỉ đạo mở các lớp bồi dưỡng lý luận chính trị cho đảng viên mới. Các lớp tập huấn nghiệp vụ công tác đảng được tổ chức thường xuyên cho cán bộ cơ sở.
 """
+
+# Not Vietnamese: an error record.
+ENGLISH = (
+    "The quarterly report covers revenue growth across all regions. Sales of the new product line exceeded "
+    "expectations, and the board approved a dividend for shareholders.\n\nAnalysts expect further growth "
+    "next year as the company expands into new markets."
+)

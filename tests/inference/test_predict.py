@@ -16,32 +16,6 @@ from dangtopic.inference.pipeline import ArticleResult
 
 SUMMARY_LINE = re.compile(r"^(\d+) articles, (\d+) failed, (\d+) sentences, [\d.]+ s", re.M)
 
-ENGLISH = (
-    "The quarterly report covers revenue growth across all regions. Sales of the new product line exceeded "
-    "expectations, and the board approved a dividend for shareholders.\n\nAnalysts expect further growth "
-    "next year as the company expands into new markets."
-)
-
-
-@pytest.fixture()
-def inputs(tmp_path) -> tuple[Path, int, int]:
-    """A folder of good and bad inputs; returns (folder, expected records, expected failures)."""
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / "a_good.txt").write_text(ARTICLE, encoding="utf-8")
-    (d / "b_good_utf16.txt").write_bytes(ARTICLE_2.encode("utf-16"))  # not UTF-8, still readable
-    (d / "c_empty.txt").write_bytes(b"")
-    (d / "d_binary.txt").write_bytes(bytes(range(256)) * 40)
-    (d / "e_english.txt").write_text(ENGLISH, encoding="utf-8")
-    lines = [
-        json.dumps({"id": "j1", "title": "Bài JSONL", "text": ARTICLE_2}, ensure_ascii=False),
-        '{"id": "j2", "text": "Đảng viên',  # malformed JSON
-        json.dumps({"id": "j3", "text": ""}),  # empty text
-        json.dumps({"id": "j4", "text": ARTICLE}, ensure_ascii=False),
-    ]
-    (d / "f_batch.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return d, 9, 5
-
 
 def _predict(*argv: str) -> int:
     return main(["predict", *map(str, argv), "-q"])
@@ -169,7 +143,7 @@ def _subprocess_env() -> dict[str, str]:
     return env
 
 
-def test_predict_help_and_run_never_import_training(tmp_path, tiny_model_dir):
+def test_predict_help_and_run_never_import_training_or_ray(tmp_path, tiny_model_dir):
     src = tmp_path / "one.txt"
     src.write_text(ARTICLE, encoding="utf-8")
     out = tmp_path / "p.jsonl"
@@ -186,6 +160,7 @@ assert "torch" not in sys.modules, "predict --help imported torch"
 rc = main(["predict", {str(src)!r}, "-o", {str(out)!r}, "--model", {str(tiny_model_dir)!r}, "-q"])
 bad = sorted(m for m in sys.modules if m.startswith("dangtopic.training"))
 assert not bad, bad
+assert "ray" not in sys.modules, "the local engine imported ray"
 print("rc", rc)
 """
     p = subprocess.run(

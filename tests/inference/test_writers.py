@@ -42,7 +42,8 @@ def test_output_format_by_extension():
     assert output_format("r.htm") == ".html"
     assert output_format("x.csv") == ".csv"
     with pytest.raises(ValueError, match="unknown output format"):
-        output_format("x.parquet")
+        output_format("x.xlsx")
+    assert output_format("x.parquet") == ".parquet"
 
 
 def test_repair_cuts_only_a_truncated_last_line(tmp_path):
@@ -111,3 +112,25 @@ def test_csv_rows(tmp_path):
     assert rows[0]["labels"] == "membership" and rows[0]["in_summary"] == "1" and rows[1]["in_summary"] == "0"
     assert rows[0]["score_membership"] == "0.9000"
     assert rows[2]["error"] == "not Vietnamese" and rows[2]["text"] == ""
+
+
+def test_parquet_rows_hold_the_whole_record(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from dangtopic.inference.writers import RESULT_COLUMNS, ParquetWriter
+
+    records = [_rec(0), _rec(1, "not Vietnamese"), _rec(2)]
+    p = tmp_path / "sub" / "o.parquet"
+    w = ParquetWriter(p, rows_per_group=2)  # two row groups: one full, one written on close
+    for r in records:
+        w.write(r)
+    w.close()
+    w.close()  # closing twice is harmless
+    f = pq.ParquetFile(p)
+    assert f.metadata.num_row_groups == 2
+    table = f.read()
+    assert table.column_names == list(RESULT_COLUMNS)
+    assert [json.loads(x) for x in table.column("record").to_pylist()] == records
+    assert table.column("id").to_pylist() == ["r0", "r1", "r2"]
+    assert table.column("error").to_pylist() == [None, "not Vietnamese", None]
+    assert table.column("topics").to_pylist() == [["membership"], [], ["membership"]]
+    assert table.column("summary").to_pylist() == ["Câu một.", None, "Câu một."]

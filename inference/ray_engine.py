@@ -1,0 +1,270 @@
+"""The Ray engine of `dangtopic predict --engine ray` and `dangtopic benchmark --engine ray`.
+
+The driver reads the inputs with the package reader (one reader for the whole corpus, so ids are unique
+as in the local engine), hands them to Ray Data as Arrow tables of `chunk_size` rows, and a fixed pool of
+actors runs `BatchPredictor` on them, each actor loading the model once. Results come back in input order
+(`preserve_order`) and the driver writes them with the local engine's writers.
+
+Needs the `distributed` extra; nothing imports this module unless the Ray engine is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dangtopic.data.readers import DISTRIBUTED_INSTALL
+
+# The columns of `InputRecord.to_row`: what the driver ships to the actors.
+INPUT_COLUMNS = ("id", "source", "text", "title", "error", "meta")
+
+
+def require_ray() -> None:
+    """Raise ImportError with the install line when ray (with Ray Data) or pyarrow is missing."""
+    try:
+        import pyarrow  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ImportError(f"the Ray engine needs ray[data] and pyarrow: {DISTRIBUTED_INSTALL}") from None
+
+
+@contextmanager
+def ray_session(address: str | None = None, worker_niceness: int | None = None) -> Iterator[None]:
+    """Ray connected: the running session if any, else `address` (auto, ray://...), else RAY_ADDRESS, else
+    a new local instance, whose workers run at `worker_niceness` if given (Ray's default is 15: they yield
+    the CPU to every other process). Shuts down only what it started."""
+    require_ray()
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        if worker_niceness is not None:  # read by the raylet that ray.init starts
+            os.environ["RAY_worker_niceness"] = str(worker_niceness)
+        # No dashboard: a batch job does not need it, and it costs a process and a port.
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def check_model(model: str | None, fast: bool | str = False) -> list[str]:
+    """The tagger's labels, read from the model's config files: the model folder is checked in the driver
+    without loading the weights, which only the actors need."""
+    from dangtopic.inference.pipeline import DEFAULT_FAST_TAGGER_DIR, FAST_TAGGER, _resolve_model_dir
+    from dangtopic.models.saving import read_saved_config
+    from dangtopic.models.summarizer import DEFAULT_SUMMARIZER_DIR
+    from dangtopic.models.summarizer import KIND as SUMMARIZER
+    from dangtopic.models.tagger import DEFAULT_TAGGER_DIR
+    from dangtopic.models.tagger import KIND as TAGGER
+
+    root = _resolve_model_dir(model) if model is not None else None
+    tagger_name = FAST_TAGGER if fast == "distilled" else "tagger"
+    default_tagger = DEFAULT_FAST_TAGGER_DIR if fast == "distilled" else DEFAULT_TAGGER_DIR
+    read_saved_config(root / "summarizer" if root else DEFAULT_SUMMARIZER_DIR, SUMMARIZER, "summarizer")
+    meta = read_saved_config(root / tagger_name if root else default_tagger, TAGGER, "tagger")
+    return list(meta["labels"])
+
+
+def pool_size(actors: int | None, cpus_per_actor: float, gpus_per_actor: float) -> int:
+    """`actors`, or as many actors as the cluster's CPUs (and GPUs) hold."""
+    if actors:
+        return actors
+    import ray
+
+    res = ray.cluster_resources()
+    fit = res.get("CPU", 1) // cpus_per_actor
+    if gpus_per_actor:
+        fit = min(fit, res.get("GPU", 0) // gpus_per_actor)
+    return max(1, int(fit))
+
+
+def _input_tables(records: Iterable[Any], chunk_size: int) -> tuple[list[Any], list[str]]:
+    """Arrow tables of `chunk_size` rows (one Ray block, one batch each) and the ids in input order."""
+    import pyarrow as pa
+
+    schema = pa.schema([(c, pa.string()) for c in INPUT_COLUMNS])
+    tables, ids, rows = [], [], []
+    for rec in records:
+        rows.append(rec.to_row())
+        ids.append(str(rec.id))
+        if len(rows) == chunk_size:
+            tables.append(pa.Table.from_pylist(rows, schema=schema))
+            rows = []
+    if rows:
+        tables.append(pa.Table.from_pylist(rows, schema=schema))
+    return tables, ids
+
+
+def ray_predict(
+    records: Iterable[Any],
+    predictor: dict[str, Any],
+    *,
+    address: str | None = None,
+    actors: int | None = None,
+    cpus_per_actor: float = 1,
+    gpus_per_actor: float = 0,
+    chunk_size: int = 32,
+) -> Iterator[dict[str, Any]]:
+    """The output records of `records` (InputRecords) in input order, one each, computed by
+    `BatchPredictor(**predictor)` in a pool of `actors` Ray actors (default: as many as fit)."""
+    require_ray()
+    tables, ids = _input_tables(records, chunk_size)
+    if not tables:
+        return
+    with ray_session(address):
+        import ray
+        import ray.data
+
+        from dangtopic.inference.batch import BatchPredictor
+
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True  # output in input order, streamed
+        # The caller shows its own progress and the failed records: no bars or per-dataset log lines.
+        ctx.enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "bars disabled": we know
+        size = min(pool_size(actors, cpus_per_actor, gpus_per_actor), len(tables))  # no idle actors
+        ds = ray.data.from_arrow(tables).map_batches(
+            BatchPredictor,
+            fn_constructor_kwargs={"threads": max(1, round(cpus_per_actor)), **predictor},
+            batch_size=chunk_size,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=size),
+            num_cpus=cpus_per_actor,
+            num_gpus=gpus_per_actor or None,
+            udf_modifying_row_count=False,
+        )
+        del tables  # Ray holds them now
+        try:
+            for want, row in zip(ids, ds.iter_rows(), strict=True):
+                record = json.loads(row["record"])
+                if record["id"] != want:  # never expected: preserve_order keeps the input order
+                    raise RuntimeError(f"Ray returned record {record['id']!r} where {want!r} was due")
+                yield record
+        except ray.exceptions.RayError as e:
+            lines = [x for x in str(e).splitlines() if x.strip()]
+            raise RuntimeError(f"the Ray job failed: {lines[-1] if lines else type(e).__name__}") from e
+
+
+# ---------------------------------------------------------------------- benchmark --engine ray
+
+
+def benchmark_engines(
+    records: list[Any],
+    model: str | None,
+    *,
+    actor_counts: Iterable[int] = (1, 2),
+    address: str | None = None,
+    chunk_size: int = 8,
+    batch_size: int = 64,
+    threads: int = 2,
+) -> dict[str, Any]:
+    """Articles/s of the local engine and of the Ray engine with each of `actor_counts` actors over
+    `records`, the CPUs shared evenly between the actors; with how often each agrees with the local one.
+
+    A Ray started here runs its workers at the local engine's priority (niceness 0, not Ray's 15), so that
+    on a busy machine both compete alike for the CPU."""
+    from dangtopic.inference.batch import BatchPredictor
+    from dangtopic.inference.predict import local_results
+
+    opts = {"model": model, "batch_size": batch_size, "device": "cpu"}
+    print(f"local engine, {threads} threads…", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    pipe = BatchPredictor(**opts, threads=threads).pipeline
+    load = time.perf_counter() - t0
+    local = _timed(local_results(pipe, records, chunk_size=chunk_size, num_workers=0))
+    local.update(engine="local", actors=None, cpus_per_actor=threads, load_seconds=load)
+    res: dict[str, Any] = {
+        "articles": len(records),
+        "chunk_size": chunk_size,
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "runs": [local],
+    }
+    with ray_session(address, worker_niceness=0):
+        import ray
+
+        cpus = ray.cluster_resources().get("CPU", 1)
+        res["cluster_cpus"] = cpus
+        for n in actor_counts:
+            per = max(1.0, cpus // n)
+            print(f"Ray, {n} actor(s) of {per:.0f} CPU(s)…", file=sys.stderr, flush=True)
+            run = _timed(ray_predict(records, opts, actors=n, cpus_per_actor=per, chunk_size=chunk_size))
+            run.update(
+                engine="ray", actors=n, cpus_per_actor=per, **_agreement(local["records"], run["records"])
+            )
+            res["runs"].append(run)
+    for run in res["runs"]:
+        run.pop("records")
+    return res
+
+
+def _timed(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """Drain `results`, timing the whole and the part after the first record (past any start-up)."""
+    t0 = time.perf_counter()
+    records, first = [], None
+    for rec in results:
+        records.append(rec)
+        first = first or time.perf_counter()
+    end = time.perf_counter()
+    n = len(records)
+    return {
+        "records": records,
+        "seconds": end - t0,
+        "first_record_seconds": (first or end) - t0,
+        "articles_per_s": n / max(end - t0, 1e-9),
+        "steady_articles_per_s": (n - 1) / (end - first) if first and end > first and n > 1 else None,
+    }
+
+
+def _agreement(reference: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, float]:
+    """Share of articles whose sentence labels, and whose summary, are those of `reference`."""
+
+    def key(r: dict[str, Any], part: str) -> Any:
+        if part == "labels":
+            return r.get("error") or [s["labels"] for s in r["sentences"]]
+        return r.get("error") or r["summary"]["sentence_indices"]
+
+    pairs = list(zip(reference, records, strict=True))
+    return {
+        f"same_{part}": sum(key(a, part) == key(b, part) for a, b in pairs) / max(len(pairs), 1)
+        for part in ("labels", "summary")
+    }
+
+
+def format_engines(res: dict[str, Any]) -> str:
+    load = res["load_average_1min"]
+    lines = [
+        f"{res['articles']} articles, {res['chunk_size']} per batch; Ray cluster of {res['cluster_cpus']:.0f} "
+        "CPUs, shared evenly between the actors; load average at start "
+        + (f"{load:.2f}" if load is not None else "n/a"),
+        "",
+        f"{'engine':<8}{'actors':>7}{'CPUs each':>10}{'articles/s':>12}{'steady':>9}{'first after':>13}"
+        f"{'same labels':>13}{'same summary':>14}",
+    ]
+    for r in res["runs"]:
+        steady = f"{r['steady_articles_per_s']:.2f}" if r["steady_articles_per_s"] else "n/a"
+        same = (
+            f"{100 * r['same_labels']:>12.0f}%{100 * r['same_summary']:>13.0f}%"
+            if "same_labels" in r
+            else f"{'(reference)':>13}{'':>14}"
+        )
+        lines.append(
+            f"{r['engine']:<8}{r['actors'] or '-':>7}{r['cpus_per_actor']:>10.0f}{r['articles_per_s']:>12.2f}"
+            f"{steady:>9}{r['first_record_seconds']:>12.1f}s{same}"
+        )
+    local = res["runs"][0]
+    lines += [
+        "",
+        "articles/s: end to end (Ray: actor start and model load included; local: model already loaded, "
+        f"{local['load_seconds']:.1f} s); steady: after the first record; same: articles whose sentence labels "
+        "/ summary equal the local engine's",
+    ]
+    return "\n".join(lines)
