@@ -29,6 +29,7 @@ from dangtopic.models.summarizer import (
     select_sentences,
     textrank_scores,
 )
+from dangtopic.training.accel import GPU_TIME_NOT_MEASURED
 
 logger = logging.getLogger("dangtopic.evaluate_summarizer")
 
@@ -288,8 +289,9 @@ def model_card(summ: ExtractiveSummarizer, result: dict[str, Any], command: str)
         f"{data.get('train_too_short', '?')} too short); {data.get('train_sentences', '?')} sentences.",
         "- Labels: greedy oracle (syllable unigram+bigram ROUGE against the abstract), "
         f"{data.get('oracle_mean_selected', '?')} sentences per article on average.",
-        f"- Training time: {secs.get('total', '?')} s on CPU ({secs.get('embed', '?')} s embedding, "
-        f"{secs.get('fit', '?')} s fitting; {info.get('torch_threads', '?')} threads).",
+        f"- Training time: {secs.get('total', '?')} s ({secs.get('embed', '?')} s embedding on CPU, "
+        f"{secs.get('fit', '?')} s fitting on {info.get('device', 'cpu')}; {info.get('torch_threads', '?')} threads).",
+        *([f"- {GPU_TIME_NOT_MEASURED}"] if info.get("device", "cpu") == "cpu" else []),
         "",
         "## Evaluation",
         "",

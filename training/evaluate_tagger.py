@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from dangtopic.data.labels import SEED_FILE
+from dangtopic.training.accel import GPU_TIME_NOT_MEASURED
 from dangtopic.training.metrics import format_report, multilabel_report, tune_thresholds
 
 logger = logging.getLogger("dangtopic.evaluate_tagger")
@@ -343,7 +344,9 @@ def render_card(out: dict, command: str) -> str:
         f" label): {thr}",
         f"- Training: {training.get('train_sentences', '?')} sentences ({training.get('train_docs', '?')} articles and"
         f" lone sentences), {training.get('steps', '?')} steps, best: stage {training.get('best_stage', '?')} epoch {training.get('best_epoch', '?')},"
-        f" {training.get('train_minutes', '?')} min on {training.get('device', '?')}",
+        f" {training.get('train_minutes', '?')} min on {training.get('device', '?')}"
+        + (f" ({training['processes']} processes)" if training.get("processes", 1) > 1 else ""),
+        *([f"- {GPU_TIME_NOT_MEASURED}"] if training.get("device") == "cpu" else []),
         "",
         "## Evaluation",
         "",

@@ -4,6 +4,7 @@ Recipe: a deduplicated subsample of VNDS train (near-duplicates of val/test arti
 oracle labels (syllable unigrams+bigrams against the abstract) → sentence embeddings from the frozen,
 truncated base encoder (cached on disk) → a small scorer (features + inter-sentence transformer) trained
 with BCE on the oracle labels, best epoch by validation ROUGE → word/sentence budget tuned on validation.
+The embeddings are computed on CPU; the scorer trains under accelerate (CPU, one GPU or several).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dangtopic.models.summarizer import (
     select_sentences,
     sentence_features,
 )
+from dangtopic.training import accel
 
 logger = logging.getLogger("dangtopic.train_summarizer")
 
@@ -96,9 +98,14 @@ class TrainSummarizerConfig:
     length: LengthGridConfig = field(default_factory=LengthGridConfig)
     output_dir: str = "runs/summarizer"
     feature_cache: str | None = None  # None → $DANGTOPIC_CACHE/summarizer_features; "" disables
+    device: str = "auto"  # of the scorer: auto (a GPU where present) | cpu | cuda
+    accelerate: accel.AccelerateConfig = field(default_factory=accel.AccelerateConfig)
     threads: int = 0  # 0 = torch default
     seed: int = 13
     cache_shard: int = 250  # articles per cached embedding shard (and per progress line)
+
+    def __post_init__(self) -> None:
+        accel.check_device(self.device)
 
 
 @dataclass
@@ -336,12 +343,13 @@ def _batch(docs: list[Doc], rng: random.Random | None, title_dropout: float, tar
 def predict_probs(scorer, docs: list[Doc], batch_size: int = 64) -> list[np.ndarray]:
     """Selection probabilities for embedded docs."""
     scorer.eval()
+    device = next(scorer.parameters()).device
     out = []
     with torch.inference_mode():
         for start in range(0, len(docs), batch_size):
             chunk = docs[start : start + batch_size]
-            emb, feats, mask, _ = _batch(chunk, None, 0.0)
-            probs = torch.sigmoid(scorer(emb, feats, mask))
+            emb, feats, mask, _ = (t.to(device) for t in _batch(chunk, None, 0.0))
+            probs = torch.sigmoid(scorer(emb, feats, mask)).cpu()
             out.extend(probs[i, : len(x.sentences)].numpy() for i, x in enumerate(chunk))
     return out
 
@@ -373,17 +381,24 @@ def rouge_of_selection(
 
 
 def train_scorer(
-    summ: ExtractiveSummarizer, train: list[Doc], val: list[Doc], cfg: TrainSummarizerConfig
+    summ: ExtractiveSummarizer,
+    train: list[Doc],
+    val: list[Doc],
+    cfg: TrainSummarizerConfig,
+    accelerator,
+    ckpt: accel.RunCheckpoint,
 ) -> list[dict[str, Any]]:
-    """BCE on oracle labels; keeps the epoch with the best validation ROUGE. Returns the epoch log."""
+    """BCE on oracle labels; keeps the epoch with the best validation ROUGE (continuing the run `ckpt` resumes,
+    if any). Returns the epoch log; the scorer is left on CPU, where the summariser runs."""
     o = cfg.optim
     mc = summ.config
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     scorer = summ.scorer
     opt = torch.optim.AdamW(scorer.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-    steps_per_epoch = max(1, (len(train) + o.batch_size - 1) // o.batch_size)
-    total_steps = steps_per_epoch * o.epochs
+    steps_per_epoch = accel.optimizer_steps(accelerator, math.ceil(len(train) / o.batch_size))
+    # accelerate steps a prepared scheduler once per process at every optimizer step
+    total_steps = steps_per_epoch * o.epochs * accelerator.num_processes
     warmup = max(1, total_steps // 20)
 
     def lr_at(step: int) -> float:  # linear warm-up, then cosine decay to 5% of the peak
@@ -393,31 +408,61 @@ def train_scorer(
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    best, best_state, bad, history = -1.0, None, 0, []
-    order = list(range(len(train)))
-    for epoch in range(1, o.epochs + 1):
+    model, opt, sched = accelerator.prepare(scorer, opt, sched)
+    run = {
+        "epoch": 1,
+        "batch": 0,
+        "step": 0,
+        "order": list(range(len(train))),
+        "rng": rng.getstate(),
+        "loss": (0.0, 0),
+        "best": -1.0,
+        "bad": 0,
+        "history": [],
+    }
+    run.update(ckpt.resume())  # where the checkpoint of an interrupted run left off
+    best, best_state, bad, history = run["best"], run.get("best_state"), run["bad"], run["history"]
+    step, order = run["step"], run["order"]
+    rng.setstate(run["rng"])
+    for epoch in range(run["epoch"], o.epochs + 1):
         t0 = time.time()
-        scorer.train()
-        rng.shuffle(order)
-        total, count = 0.0, 0
-        for start in range(0, len(order), o.batch_size):
-            chunk = [train[i] for i in order[start : start + o.batch_size]]
-            emb, feats, mask, target = _batch(chunk, rng, o.title_dropout, cfg.data.targets)
-            logits = scorer(emb, feats, mask)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], target[mask])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(scorer.parameters(), o.grad_clip)
-            opt.step()
-            sched.step()
+        model.train()
+        skip = run["batch"] if epoch == run["epoch"] else 0
+        if not skip:  # a resumed epoch goes on in its order, with the RNG as it was at the checkpoint
+            rng.shuffle(order)
+        total, count = run["loss"] if skip else (0.0, 0)
+        chunks = [order[start : start + o.batch_size] for start in range(0, len(order), o.batch_size)]
+        for done, idx in enumerate(accel.epoch_batches(accelerator, chunks, skip), start=skip + 1):
+            chunk = [train[i] for i in idx]
+            batch = _batch(chunk, rng, o.title_dropout, cfg.data.targets)
+            emb, feats, mask, target = (t.to(accelerator.device) for t in batch)
+            with accelerator.accumulate(model):
+                logits = model(emb, feats, mask)
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], target[mask])
+                accel.optimizer_step(accelerator, loss, opt, sched, scorer.parameters(), o.grad_clip)
             total += float(loss.detach()) * len(chunk)
             count += len(chunk)
+            if accelerator.sync_gradients:
+                step += 1
+                ckpt.save(
+                    epoch=epoch,
+                    batch=done,
+                    step=step,
+                    order=order,
+                    rng=rng.getstate(),
+                    loss=(total, count),
+                    best=best,
+                    best_state=best_state,
+                    bad=bad,
+                    history=history,
+                )
         probs = predict_probs(scorer, val)
         val_rouge = rouge_of_selection(
             val, probs, mc.max_sentences, mc.max_words, mc.redundancy, mc.mmr_lambda, mc.skip_headings
         )
         entry = {
             "epoch": epoch,
+            "step": step,  # optimizer steps so far
             "train_loss": round(total / max(count, 1), 4),
             "val": val_rouge,
             "seconds": round(time.time() - t0, 1),
@@ -434,7 +479,8 @@ def train_scorer(
                 break
     if best_state is not None:
         scorer.load_state_dict(best_state)
-    scorer.eval()
+    # the summariser runs on CPU in fp32: without accelerate's autocast wrapper, off the training device
+    accelerator.unwrap_model(model, keep_fp32_wrapper=False).cpu().eval()
     return history
 
 
@@ -457,24 +503,31 @@ def tune_length(summ: ExtractiveSummarizer, val: list[Doc], grid: LengthGridConf
     return results
 
 
-def train(cfg: TrainSummarizerConfig, output_dir: str | Path | None = None) -> ExtractiveSummarizer:
-    """Run the whole recipe and save the model to `output_dir` (default `cfg.output_dir`)."""
+def train(
+    cfg: TrainSummarizerConfig, output_dir: str | Path | None = None, resume_from: str | Path | None = None
+) -> ExtractiveSummarizer:
+    """Run the whole recipe (continuing the run checkpointed in `resume_from`, if given) and save the model to
+    `output_dir` (default `cfg.output_dir`)."""
     t_start = time.time()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
+    accelerator = accel.make_accelerator(cfg.device, cfg.accelerate)
+    out = Path(output_dir or cfg.output_dir)
     summ = ExtractiveSummarizer.from_config(cfg.model)
     train_docs, val_docs, stats = load_docs(cfg)
     if not train_docs or not val_docs:
         raise RuntimeError("no training or validation articles after filtering")
     t_embed = time.time()
-    embed_docs(summ, train_docs, cfg, "train")
-    embed_docs(summ, val_docs, cfg, "val")
+    with accelerator.main_process_first():  # the main process fills the embedding cache, the others read it
+        embed_docs(summ, train_docs, cfg, "train")
+        embed_docs(summ, val_docs, cfg, "val")
     embed_seconds = time.time() - t_embed
     t_fit = time.time()
-    history = train_scorer(summ, train_docs, val_docs, cfg)
+    ckpt = accel.RunCheckpoint(accelerator, cfg, out, resume_from)
+    history = train_scorer(summ, train_docs, val_docs, cfg, accelerator, ckpt)
     budget = tune_length(summ, val_docs, cfg.length) if cfg.length.tune else []
     final_val = rouge_of_selection(
         val_docs,
@@ -504,10 +557,13 @@ def train(cfg: TrainSummarizerConfig, output_dir: str | Path | None = None) -> E
             "fit": round(time.time() - t_fit, 1),
         },
         "torch_threads": torch.get_num_threads(),
+        "device": accelerator.device.type,
+        "processes": accelerator.num_processes,
     }
-    out = Path(output_dir or cfg.output_dir)
-    summ.save_pretrained(out)
-    logger.info("saved to %s in %.1f min (val %s)", out, (time.time() - t_start) / 60, final_val)
+    ckpt.finish()
+    if accelerator.is_main_process:  # the processes' models are the same
+        summ.save_pretrained(out)
+        logger.info("saved to %s in %.1f min (val %s)", out, (time.time() - t_start) / 60, final_val)
     return summ
 
 
@@ -529,13 +585,16 @@ def add_arguments(parser) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set data.train_articles=2000 (repeatable)",
     )
+    accel.add_resume_argument(parser)
 
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = dict(parse_override(o) for o in args.overrides)
     cfg = load_config(TrainSummarizerConfig, args.config, overrides)
-    summ = train(cfg, args.output)
+    summ = train(cfg, args.output, args.resume_from)
+    if not accel.is_main_process():
+        return 0
     print(
         json.dumps(
             {

@@ -7,7 +7,8 @@ Two stages in one run:
    training articles (context-only sentences included) which topic a sentence takes from its article.
    It starts as the identity (the stage-1 tagger) and costs seconds an epoch; the lone-sentence path is
    trained beside it (`optim.alone_weight`). The run keeps it only if it beats stage 1 on dev.
-Thresholds are tuned on the dev articles (≥ 40 positives of every label). Runs on CPU or GPU (auto).
+Thresholds are tuned on the dev articles (≥ 40 positives of every label). Runs under accelerate on CPU, one
+GPU or several (`accelerate launch -m dangtopic.cli train-tagger …`, data parallel); see training/accel.py.
 Why two stages: trained jointly from the start (one run, 3 epochs) the contextualiser disturbed the
 sentence encoder and learnt article-level shortcuts: dev micro-F1 0.67, below the sentence-only tagger.
 """
@@ -23,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from dangtopic.data.labels import SEED_FILE, load_labelled, sentence_key
 from dangtopic.models.config import load_config, parse_override
 from dangtopic.models.tagger import SentenceTagger, TaggerConfig
+from dangtopic.training import accel
 
 logger = logging.getLogger("dangtopic.train_tagger")
 
@@ -83,10 +86,15 @@ class TrainTaggerConfig:
     data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     output_dir: str = "runs/tagger"
+    # auto: a GPU where present (under `accelerate launch`, each process its own), else cpu | cpu | cuda
     device: str = "auto"
+    accelerate: accel.AccelerateConfig = field(default_factory=accel.AccelerateConfig)
     threads: int = 0  # 0 = torch default
     seed: int = 13
     log_every: int = 20
+
+    def __post_init__(self) -> None:
+        accel.check_device(self.device)
 
 
 @dataclass
@@ -199,12 +207,14 @@ def doc_probs(tagger: SentenceTagger, docs: list[Doc], batch_size: int = 64) -> 
     return tagger.proba_articles(texts, [d.length for d in docs], batch_size)
 
 
-def teacher_targets(teacher_path: str, docs: list[Doc], labels: list[str], weight: float, dtype: str) -> int:
+def teacher_targets(
+    teacher_path: str, docs: list[Doc], labels: list[str], weight: float, dtype: str, device: str = "cpu"
+) -> int:
     """Give every sentence without a gold label (context sentences, weak sentences) the teacher's
     probabilities as its target, in place. Returns how many sentences were teacher-labelled."""
     import torch
 
-    teacher = SentenceTagger.from_pretrained(_resolve(teacher_path))
+    teacher = SentenceTagger.from_pretrained(_resolve(teacher_path), device=device)
     if dtype == "bfloat16":
         teacher.to(torch.bfloat16)
     missing = set(labels) - set(teacher.config.labels)
@@ -294,6 +304,31 @@ def _pooled(tagger: SentenceTagger, docs: list[Doc], layer: int, use_cache: bool
     return torch.stack(out)
 
 
+class _SentenceStage(nn.Module):
+    """Stage 1's forward as one module call, which accelerate wraps (DDP syncs the gradients of what runs in
+    `forward`; autocast covers it): logits of the sentences of `docs`, each alone, through the head."""
+
+    def __init__(self, tagger: SentenceTagger, layer: int, use_cache: bool):
+        super().__init__()
+        self.tagger, self.layer, self.use_cache = tagger, layer, use_cache
+
+    def forward(self, docs: list[Doc]):
+        return self.tagger.head(_pooled(self.tagger, docs, self.layer, self.use_cache))
+
+
+class _ArticleStage(nn.Module):
+    """Stage 2's forward as one module call: logits of sentence vectors read in their articles of `lengths`
+    and, when `alone` (indices) is given, of those sentences read without their article."""
+
+    def __init__(self, tagger: SentenceTagger):
+        super().__init__()
+        self.tagger = tagger
+
+    def forward(self, vectors, lengths: list[int], alone=None):
+        logits = self.tagger(vectors, lengths)
+        return logits, None if alone is None else self.tagger(vectors[alone], None)
+
+
 def _lone_sentences(docs: list[Doc]) -> list[Doc]:
     """Every sentence with a loss as a Doc of its own (stage 1 reads sentences alone)."""
     out = []
@@ -328,17 +363,21 @@ def _evaluate(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict:
     }
 
 
-def _schedule(optim, total: int, warmup_ratio: float):
+def _schedule(optim, total: int, warmup_ratio: float, processes: int):
+    """Linear warm-up, then linear decay over `total` optimizer steps of each of `processes` (accelerate steps
+    a prepared scheduler once per process at every optimizer step)."""
     import torch
 
+    total *= processes
     warmup = max(1, int(total * warmup_ratio))
     return torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
     )
 
 
-def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
-    """Train a tagger from `cfg`; returns the best-on-dev tagger (thresholds tuned) and a log dict."""
+def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tuple[SentenceTagger, dict]:
+    """Train a tagger from `cfg`, or continue the run checkpointed in `resume_from`; returns the best-on-dev
+    tagger (thresholds tuned) and a log dict."""
     import torch
 
     random.seed(cfg.seed)
@@ -346,9 +385,9 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = cfg.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    # stage 1 leaves the contextualiser unused, stage 2 the encoder's adapters
+    accelerator = accel.make_accelerator(cfg.device, cfg.accelerate, unused_parameters=True)
+    device = accelerator.device
     labels = list(cfg.model.labels)
     t_start = time.time()
 
@@ -362,7 +401,9 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
         docs += load_weak(cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed)
     if cfg.data.teacher:
         t_teacher = time.time()
-        n = teacher_targets(cfg.data.teacher, docs, labels, cfg.data.teacher_weight, cfg.data.teacher_dtype)
+        n = teacher_targets(
+            cfg.data.teacher, docs, labels, cfg.data.teacher_weight, cfg.data.teacher_dtype, str(device)
+        )
         logger.info(
             "teacher %s labelled %d sentences in %.1f s", cfg.data.teacher, n, time.time() - t_teacher
         )
@@ -428,49 +469,72 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
         weight_decay=cfg.optim.weight_decay,
     )
     rng = random.Random(cfg.seed)
-    steps_per_epoch = math.ceil(len(lone) / cfg.optim.batch_size)
+    steps_per_epoch = accel.optimizer_steps(accelerator, math.ceil(len(lone) / cfg.optim.batch_size))
     total = steps_per_epoch * cfg.optim.epochs
     if cfg.optim.max_steps:
         total = min(total, cfg.optim.max_steps)
-    sched = _schedule(optim, total, cfg.optim.warmup_ratio)
+    sched = _schedule(optim, total, cfg.optim.warmup_ratio, accelerator.num_processes)
+    model, optim, sched = accelerator.prepare(_SentenceStage(tagger, layer, use_cache), optim, sched)
     logger.info(
-        "stage 1: device=%s steps=%d (%d/epoch) trainable encoder params=%d",
+        "stage 1: device=%s processes=%d steps=%d (%d/epoch) trainable encoder params=%d",
         device,
+        accelerator.num_processes,
         total,
         steps_per_epoch,
         sum(p.numel() for p in enc_params),
     )
-    best: dict = {"micro_f1": -1.0}
-    best_state = None
-    history = []
-    step = 0
+    ckpt = accel.RunCheckpoint(accelerator, cfg, cfg.output_dir, resume_from)
+    run = {
+        "epoch": 0,
+        "batch": 0,
+        "rng": rng.getstate(),
+        "step": 0,
+        "best": {"micro_f1": -1.0},
+        "history": [],
+    }
+    run.update(ckpt.resume())  # where the checkpoint of an interrupted run left off
+    best, best_state, history, step = run["best"], run.get("best_state"), run["history"], run["step"]
+    rng.setstate(run["rng"])
     t0 = time.time()
-    for epoch in range(cfg.optim.epochs):
-        tagger.train()
-        for batch in _batches(lone, cfg.optim.batch_size, rng):
-            if step >= total:
-                break
-            vectors = _pooled(tagger, batch, layer, use_cache)
+    for epoch in range(run["epoch"], cfg.optim.epochs):
+        model.train()
+        epoch_rng = rng.getstate()  # a checkpoint in this epoch replays its shuffle from here
+        skip = run["batch"] if epoch == run["epoch"] else 0
+        batches = accel.epoch_batches(accelerator, _batches(lone, cfg.optim.batch_size, rng), skip)
+        for done, batch in enumerate(batches, start=skip + 1):
             y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
             w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
-            loss = weighted(tagger.head(vectors), y, w)  # stage 1: no context module
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(enc_params + head_params, cfg.optim.grad_clip)
-            optim.step()
-            sched.step()
+            with accelerator.accumulate(model):
+                loss = weighted(model(batch), y, w)  # stage 1: no context module
+                accel.optimizer_step(
+                    accelerator, loss, optim, sched, enc_params + head_params, cfg.optim.grad_clip
+                )
+            if not accelerator.sync_gradients:
+                continue
             step += 1
             if step % cfg.log_every == 0 or step == 1:
                 el = time.time() - t0
+                per_step = el / (step - run["step"])
                 logger.info(
                     "stage 1 epoch %d step %d/%d loss %.4f  %.2fs/step  eta %.1f min",
                     epoch + 1,
                     step,
                     total,
                     loss.item(),
-                    el / step,
-                    el / step * (total - step) / 60,
+                    per_step,
+                    per_step * (total - step) / 60,
                 )
+            ckpt.save(
+                epoch=epoch,
+                batch=done,
+                rng=epoch_rng,
+                step=step,
+                best=best,
+                best_state=best_state,
+                history=history,
+            )
+            if step >= total:
+                break
         if not dev:
             continue
         ev = _evaluate(doc_probs(tagger, dev_lone), dev_true, labels)
@@ -484,11 +548,12 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     if best_state is not None:
         _load_trainable_state(tagger, best_state)
     stage1 = dict(best)
+    accelerator.free_memory()  # stage 2 prepares a model, optimizer and scheduler of its own
 
     # ---- stage 2: the article contextualiser over frozen sentence vectors
     if tagger.context is not None and dev and cfg.optim.context_epochs:
         best = _train_context(
-            tagger, docs, dev, dev_mask, dev_true, cfg, weighted, best, history, layer, use_cache
+            tagger, docs, dev, dev_mask, dev_true, cfg, weighted, best, history, layer, use_cache, accelerator
         )
         if best["stage"] == 1:
             logger.info("article context did not beat sentences alone on dev: the tagger ships without it")
@@ -497,10 +562,12 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
     if "thresholds" in best:
         tagger.config.thresholds = {lab: float(t) for lab, t in zip(labels, best["thresholds"], strict=True)}
     tagger.eval()
+    ckpt.finish()
     log = {
         "train_minutes": round((time.time() - t_start) / 60, 2),
         "steps": step,
-        "device": device,
+        "device": device.type,
+        "processes": accelerator.num_processes,
         "train_docs": len(docs),
         "train_sentences": sum(len(d.texts) for d in docs),
         "dev_sentences": int(dev_mask.sum()),
@@ -516,7 +583,7 @@ def train(cfg: TrainTaggerConfig) -> tuple[SentenceTagger, dict]:
 
 
 def _train_context(
-    tagger, docs, dev, dev_mask, dev_true, cfg, weighted, best, history, layer, use_cache
+    tagger, docs, dev, dev_mask, dev_true, cfg, weighted, best, history, layer, use_cache, accelerator
 ) -> dict:
     """Stage 2: fit the contextualiser on frozen sentence vectors of whole articles; returns the best
     dev result (stage 1's if the context never beats it) with the tagger left in that state."""
@@ -541,31 +608,36 @@ def _train_context(
     params = list(tagger.context.parameters())
     optim = torch.optim.AdamW(params, lr=cfg.optim.context_lr, weight_decay=cfg.optim.weight_decay)
     rng = random.Random(cfg.seed + 1)
-    steps_per_epoch = len(_batches(docs, cfg.optim.batch_size, random.Random(0)))
-    sched = _schedule(optim, steps_per_epoch * cfg.optim.context_epochs, cfg.optim.warmup_ratio)
-    device = tagger.device
+    steps_per_epoch = accel.optimizer_steps(
+        accelerator, len(_batches(docs, cfg.optim.batch_size, random.Random(0)))
+    )
+    sched = _schedule(
+        optim, steps_per_epoch * cfg.optim.context_epochs, cfg.optim.warmup_ratio, accelerator.num_processes
+    )
+    model, optim, sched = accelerator.prepare(_ArticleStage(tagger), optim, sched)
+    device = accelerator.device
     best_state = None
     for epoch in range(cfg.optim.context_epochs):
         tagger.context.train()
-        for batch_idx in _batches(
+        batches = _batches(
             list(range(len(docs))), cfg.optim.batch_size, rng, size=lambda i: len(docs[i].texts)
-        ):
+        )
+        for batch_idx in accel.epoch_batches(accelerator, batches):
             batch = [docs[i] for i in batch_idx]
             vectors = torch.cat([train_vec[i] for i in batch_idx])
             y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
             w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
-            loss = weighted(tagger(vectors, [d.length for d in batch]), y, w)
             in_article = np.concatenate([d.labelled & (not d.alone) for d in batch])
+            alone = None
             if cfg.optim.alone_weight and in_article.any():
                 # the same sentences without their article: keeps the lone-sentence path calibrated
-                idx = torch.as_tensor(np.flatnonzero(in_article), device=device)
-                lone = tagger(vectors[idx], None)
-                loss = loss + cfg.optim.alone_weight * weighted(lone, y[idx], w[idx])
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
-            optim.step()
-            sched.step()
+                alone = torch.as_tensor(np.flatnonzero(in_article), device=device)
+            with accelerator.accumulate(model):
+                logits, lone = model(vectors, [d.length for d in batch], alone)
+                loss = weighted(logits, y, w)
+                if lone is not None:
+                    loss = loss + cfg.optim.alone_weight * weighted(lone, y[alone], w[alone])
+                accel.optimizer_step(accelerator, loss, optim, sched, params, cfg.optim.grad_clip)
         tagger.eval()
         with torch.inference_mode():
             logits = tagger(dev_vec, dev_lengths)
@@ -610,6 +682,7 @@ def add_arguments(parser) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set optim.epochs=2 (repeatable)",
     )
+    accel.add_resume_argument(parser)
 
 
 def run(args) -> int:
@@ -618,7 +691,9 @@ def run(args) -> int:
     if args.output_dir:
         overrides["output_dir"] = args.output_dir
     cfg = load_config(TrainTaggerConfig, args.config, overrides)
-    tagger, log = train(cfg)
+    tagger, log = train(cfg, args.resume_from)
+    if not accel.is_main_process():
+        return 0  # the processes' models are the same: the main process saves it
     out = tagger.save_pretrained(cfg.output_dir)
     from dangtopic.models.config import to_dict
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tagger_data import SENTS as TAGGER_SENTS
 
 from dangtopic.models.config import ConfigError, load_config
 from dangtopic.models.tagger import SentenceTagger
@@ -12,13 +13,7 @@ from dangtopic.training.train_tagger import Doc, TrainTaggerConfig, teacher_targ
 
 REPO = Path(__file__).resolve().parents[2]
 
-SENTS = [
-    ("Toàn tỉnh đã kết nạp mới 3.787 đảng viên.", ["membership"]),
-    ("Ủy ban kiểm tra thi hành kỷ luật cảnh cáo 5 đảng viên.", ["inspection"]),
-    ("Giảm 138 đầu mối cấp phòng và 1.845 biên chế.", ["restructuring"]),
-    ("Mở lớp bồi dưỡng nghiệp vụ công tác Đảng cho 590 cán bộ.", ["training"]),
-    ("Chỉ số PCI năm 2022 xếp thứ 43/63.", []),
-]
+SENTS = TAGGER_SENTS[:5]  # one article of each label and one of none
 WEAK = [
     "Chi bộ kết nạp 2 đảng viên mới trong quý I.",
     "Ủy ban kiểm tra giám sát 12 tổ chức đảng.",

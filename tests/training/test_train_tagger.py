@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tagger_data import SENTS, write_labelled_articles
 
 from dangtopic.models.config import ConfigError, load_config
 from dangtopic.models.tagger import SentenceTagger
@@ -12,31 +13,10 @@ from dangtopic.training.train_tagger import TrainTaggerConfig, train
 
 REPO = Path(__file__).resolve().parents[2]
 
-SENTS = [
-    ("Toàn tỉnh đã kết nạp mới 3.787 đảng viên.", ["membership"]),
-    ("Ủy ban kiểm tra thi hành kỷ luật cảnh cáo 5 đảng viên.", ["inspection"]),
-    ("Giảm 138 đầu mối cấp phòng và 1.845 biên chế.", ["restructuring"]),
-    ("Mở lớp bồi dưỡng nghiệp vụ công tác Đảng cho 590 cán bộ.", ["training"]),
-    ("Chỉ số PCI năm 2022 xếp thứ 43/63.", []),
-    ("Việc quán triệt nghị quyết được chú trọng.", []),
-]
-
 
 @pytest.fixture()
 def tiny_data(tmp_path):
-    labels = tmp_path / "labels.jsonl"
-    split = {"train": [], "dev": [], "test": []}
-    with labels.open("w", encoding="utf-8") as f:
-        for a, part in enumerate(["train", "train", "dev", "test"]):
-            aid = f"tiny/{a:06d}"  # not a VNDS id: no corpus context is looked up
-            split[part].append(aid)
-            for k, (text, labs) in enumerate(SENTS):
-                f.write(
-                    json.dumps({"id": f"{aid}#{k}", "text": text, "labels": labs}, ensure_ascii=False) + "\n"
-                )
-    split_file = tmp_path / "split.json"
-    split_file.write_text(json.dumps(split))
-    return labels, split_file
+    return write_labelled_articles(tmp_path)
 
 
 def test_shipped_config_loads_and_validates():

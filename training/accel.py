@@ -1,0 +1,192 @@
+"""What the trainers share to run under HF accelerate (`accelerate launch -m dangtopic.cli train-tagger …`, or
+plain `dangtopic train-tagger` for one process): the Accelerator a config asks for, epochs of ready-made batches
+split across processes, the optimizer step, and checkpoint/resume of a run.
+
+On one CPU process accelerate wraps nothing and the loop runs in fp32: a seeded run gives the same results as
+the plain PyTorch loop did. `accelerate` is imported only when a trainer runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda")
+# A model card gives the GPU training time of a model trained on a GPU, and says this of one trained on CPU.
+GPU_TIME_NOT_MEASURED = "GPU training time: not measured (no GPU on the machine that trained it)"
+
+
+@dataclass
+class AccelerateConfig:
+    """How a trainer runs under accelerate; `accelerate launch` chooses the processes and GPUs."""
+
+    # auto: bf16 autocast on a GPU, fp32 on CPU (where bf16 backward is slow); no: fp32; bf16: autocast anywhere
+    mixed_precision: str = "auto"
+    grad_accum_steps: int = 1  # batches per optimizer step
+    # Optimizer steps between checkpoints in <output_dir>/checkpoint (0 = none); `--resume-from` continues there.
+    checkpoint_every: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision not in ("auto", "no", "bf16"):
+            raise ValueError(f"mixed_precision must be auto, no or bf16, got {self.mixed_precision!r}")
+        if self.grad_accum_steps < 1 or self.checkpoint_every < 0:
+            raise ValueError("grad_accum_steps must be >= 1 and checkpoint_every >= 0")
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+
+
+def add_resume_argument(parser) -> None:
+    parser.add_argument(
+        "--resume-from",
+        metavar="DIR",
+        help="continue an interrupted run, with its config, from its checkpoint folder "
+        "(<output_dir>/checkpoint, written every accelerate.checkpoint_every optimizer steps)",
+    )
+
+
+def is_main_process() -> bool:
+    """Whether this process reports and saves the model (one of several under `accelerate launch`)."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def resolve_precision(setting: str, device_type: str) -> str:
+    """accelerate's `mixed_precision` for a config's setting on a device type."""
+    if setting != "auto":
+        return setting
+    return "bf16" if device_type == "cuda" else "no"
+
+
+def make_accelerator(device: str, cfg: AccelerateConfig, unused_parameters: bool = False):
+    """The Accelerator of a run: `device: auto` takes the GPU accelerate gives this process, if any.
+    `unused_parameters`: some trainable parameters may sit out a forward pass (DDP must not wait for them)."""
+    import torch
+    from accelerate import Accelerator, PartialState
+    from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env
+
+    # CPU as the config or `accelerate launch --cpu` asks, or for want of a GPU: accelerate must be told, for
+    # several launched CPU processes to form a (gloo) group instead of each training alone.
+    cpu = device == "cpu" or parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available()
+    state = PartialState(cpu=cpu)  # the process's device, needed to resolve `auto` precision
+    if device == "cuda" and state.device.type != "cuda":
+        raise RuntimeError("device is cuda but no GPU is visible: use device auto or cpu")
+    accelerator = Accelerator(
+        cpu=cpu,
+        mixed_precision=resolve_precision(cfg.mixed_precision, state.device.type),
+        gradient_accumulation_steps=cfg.grad_accum_steps,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=unused_parameters)],
+    )
+    accelerator.register_save_state_pre_hook(_trainable_only)
+    if not accelerator.is_main_process:
+        logging.getLogger("dangtopic").setLevel(logging.WARNING)  # one progress log: the main process's
+    return accelerator
+
+
+def _trainable_only(models, weights, _output_dir) -> None:
+    """save_state hook: a checkpoint keeps the trainable weights, not the frozen base encoder (~470 MB for e5),
+    which a resumed run rebuilds from its source."""
+    for model, state in zip(models, weights, strict=True):
+        trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+        for name in set(state) - trainable:
+            del state[name]
+
+
+def optimizer_steps(accelerator, n_batches: int) -> int:
+    """Optimizer steps one process takes in an epoch of `n_batches` batches."""
+    per_process = math.ceil(n_batches / accelerator.num_processes)
+    return math.ceil(per_process / accelerator.gradient_accumulation_steps)
+
+
+def _single(items: list) -> Any:
+    return items[0]
+
+
+def epoch_batches(accelerator, batches: list, skip: int = 0):
+    """One epoch of ready-made batches as accelerate serves them: this process's share (as many for every
+    process), the epoch's last batch ending a gradient accumulation, the first `skip` left out."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    # Each item is a whole batch. The loader's own generator: it draws a seed every epoch, which taken from the
+    # global RNG would shift the dropout masks of a seeded run.
+    loader = accelerator.prepare_data_loader(
+        DataLoader(batches, batch_size=1, collate_fn=_single, generator=torch.Generator())
+    )
+    return accelerator.skip_first_batches(loader, skip) if skip else loader
+
+
+def optimizer_step(accelerator, loss, optim, sched, params, grad_clip: float) -> None:
+    """Backpropagate `loss`; on the last batch of an accumulation also clip, step and zero the gradients
+    (accelerate's optimizer and scheduler skip the other batches)."""
+    accelerator.backward(loss)
+    if accelerator.sync_gradients:
+        accelerator.clip_grad_norm_(params, grad_clip)
+    optim.step()
+    sched.step()
+    optim.zero_grad(set_to_none=True)
+
+
+class RunCheckpoint:
+    """Checkpoints of a run in `<output_dir>/checkpoint`, and resuming from one.
+
+    accelerate saves the trainable weights, optimizer, scheduler and every process's RNG states; `progress`
+    is the loop's own state (where it is, what it has chosen so far), given by the trainer at each save.
+    """
+
+    def __init__(self, accelerator, cfg, output_dir: str | Path, resume_from: str | Path | None = None):
+        from dangtopic.models.config import to_dict
+
+        self.accelerator = accelerator
+        self.folder = Path(output_dir) / "checkpoint"
+        self.every = cfg.accelerate.checkpoint_every
+        self.resume_from = resume_from
+        # What a resumed run must share with the one it continues (the output folder may move).
+        self.config = {**to_dict(cfg), "output_dir": None, "processes": accelerator.num_processes}
+        self.progress: dict[str, Any] = {}
+        accelerator.register_for_checkpointing(self)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"config": self.config, "progress": self.progress}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        differ = sorted(
+            k
+            for k in self.config.keys() | state["config"].keys()
+            if self.config.get(k) != state["config"].get(k)
+        )
+        if differ:
+            raise ValueError(
+                f"the checkpoint is of a run with other {', '.join(differ)}: resume with its config"
+            )
+        self.progress = state["progress"]
+
+    def resume(self) -> dict[str, Any]:
+        """Load `resume_from` into the prepared model, optimizer and scheduler; returns its progress ({} for a
+        new run)."""
+        if self.resume_from is None:
+            return {}
+        # strict=False: the checkpoint holds only the trainable weights
+        self.accelerator.load_state(str(self.resume_from), strict=False)
+        return self.progress
+
+    def save(self, **progress: Any) -> None:
+        """Checkpoint the run when one is due after its optimizer step `progress["step"]` (called on every
+        process: each saves its own RNG states)."""
+        if self.every and progress["step"] % self.every == 0:
+            self.progress = progress
+            self.accelerator.save_state(str(self.folder))
+
+    def finish(self) -> None:
+        """The run is complete: the checkpoint it wrote goes (the model saved around it hashes every weight
+        file in its folder)."""
+        self.accelerator.wait_for_everyone()
+        if self.every and self.accelerator.is_main_process:
+            shutil.rmtree(self.folder, ignore_errors=True)
