@@ -324,6 +324,9 @@ def test_sigterm_and_sigint_stop_cleanly_and_resume(tmp_path, tiny_model_dir, si
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # As from a terminal: a shell running the tests in the background leaves SIGINT ignored, and the
+        # child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
