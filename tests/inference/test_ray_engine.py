@@ -110,4 +110,4 @@ def test_benchmark_engine_ray(tiny_model_dir, capsys):
     out = capsys.readouterr().out
     assert re.search(r"^local\s+-\s+1\s+\d+\.\d\d", out, re.M), out
     for actors, cpus in ((1, 2), (2, 1)):
-        assert re.search(rf"^ray\s+{actors}\s+{cpus}\s+\d+\.\d\d.*\s100%\s+100%$", out, re.M), out
+        assert re.search(rf"^ray\s+{actors}\s+{cpus}\s+\d+\.\d\d\s.*\s100%\s+100%$", out, re.M), out
