@@ -182,8 +182,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from dangtopic.inference.pipeline import model_dirs
+
     root = Path(args.model) if args.model else None
-    tagger = SentenceTagger.from_pretrained(root / "tagger" if root else None, device="cpu")
+    tagger = SentenceTagger.from_pretrained(model_dirs(root)[0], device="cpu")
     labels = list(tagger.labels)
     lab = _labelled_test(args.labels)
     sentences = _speed_sentences(args.sentences, lab[-1] if lab else None)
@@ -193,9 +195,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     for method in [m.strip() for m in args.fast_methods.split(",") if m.strip()]:
         if method == "distilled":
             # The student tagger shipped beside the full one (`--fast distilled`), bf16 where native.
-            from dangtopic.inference.pipeline import DEFAULT_FAST_TAGGER_DIR, FAST_TAGGER
-
-            sdir = root / FAST_TAGGER if root else DEFAULT_FAST_TAGGER_DIR
+            sdir = model_dirs(root, "distilled")[0]
             if not sdir.is_dir():
                 print(f"no distilled tagger at {sdir}; skipping it", file=sys.stderr)
                 continue
@@ -289,9 +289,10 @@ def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[
     if not texts:
         return {"skipped": f"no readable articles in {inputs}"}
     try:
+        from dangtopic.inference.pipeline import model_dirs
         from dangtopic.models.summarizer import ExtractiveSummarizer
 
-        summarizer = ExtractiveSummarizer.from_pretrained(root / "summarizer" if root else None)
+        summarizer = ExtractiveSummarizer.from_pretrained(model_dirs(root)[1])
     except (OSError, ValueError) as e:
         return {"skipped": f"no summarizer: {e}"}
     from dangtopic.inference.pipeline import Pipeline

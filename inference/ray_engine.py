@@ -58,18 +58,14 @@ def ray_session(address: str | None = None, worker_niceness: int | None = None) 
 def check_model(model: str | None, fast: bool | str = False) -> list[str]:
     """The tagger's labels, read from the model's config files: the model folder is checked in the driver
     without loading the weights, which only the actors need."""
-    from dangtopic.inference.pipeline import DEFAULT_FAST_TAGGER_DIR, FAST_TAGGER, _resolve_model_dir
+    from dangtopic.inference.pipeline import model_dirs
     from dangtopic.models.saving import read_saved_config
-    from dangtopic.models.summarizer import DEFAULT_SUMMARIZER_DIR
     from dangtopic.models.summarizer import KIND as SUMMARIZER
-    from dangtopic.models.tagger import DEFAULT_TAGGER_DIR
     from dangtopic.models.tagger import KIND as TAGGER
 
-    root = _resolve_model_dir(model) if model is not None else None
-    tagger_name = FAST_TAGGER if fast == "distilled" else "tagger"
-    default_tagger = DEFAULT_FAST_TAGGER_DIR if fast == "distilled" else DEFAULT_TAGGER_DIR
-    read_saved_config(root / "summarizer" if root else DEFAULT_SUMMARIZER_DIR, SUMMARIZER, "summarizer")
-    meta = read_saved_config(root / tagger_name if root else default_tagger, TAGGER, "tagger")
+    tagger_dir, summarizer_dir = model_dirs(model, fast)
+    read_saved_config(summarizer_dir, SUMMARIZER, "summarizer")
+    meta = read_saved_config(tagger_dir, TAGGER, "tagger")
     return list(meta["labels"])
 
 

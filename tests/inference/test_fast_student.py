@@ -53,3 +53,25 @@ def test_precision_paths_keep_full_tagger(model_with_student):
     shutil.rmtree(model_with_student / FAST_TAGGER)
     with pytest.raises(FileNotFoundError, match="distilled"):
         Pipeline.from_pretrained(model_with_student, device="cpu", fast="distilled")
+
+
+def test_model_dirs_match_what_from_pretrained_loads(model_with_student):
+    from dangtopic.inference.pipeline import model_dirs
+    from dangtopic.models.summarizer import DEFAULT_SUMMARIZER_DIR
+    from dangtopic.models.tagger import DEFAULT_TAGGER_DIR
+
+    assert model_dirs() == (DEFAULT_TAGGER_DIR, DEFAULT_SUMMARIZER_DIR)
+    assert model_dirs(None, "distilled")[0] == DEFAULT_TAGGER_DIR.parent / FAST_TAGGER
+    assert model_dirs(model_with_student, "int8") == (
+        model_with_student / "tagger",
+        model_with_student / "summarizer",
+    )
+    tagger_dir, _ = model_dirs(model_with_student, "distilled")
+    assert tagger_dir == model_with_student / FAST_TAGGER
+    fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast="distilled")
+    # The folder model_dirs names is the one loaded: the one-layer student, not the two-layer tagger.
+    assert (
+        len(fast.tagger.encoder.encoder.layer)
+        == len(SentenceTagger.from_pretrained(tagger_dir).encoder.encoder.layer)
+        == 1
+    )
