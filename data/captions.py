@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from dangtopic.data.text import CLOSERS
+
 CAPTION_MAX_WORDS = 20  # a punctuated caption: one short scene description
 LABEL_MAX_WORDS = 30  # an unpunctuated label line (caption or sub-heading), never a pasteable sentence
 LONG_PARAGRAPH_WORDS = 40  # a neighbour this long (or of 2+ sentences) is running body text
 
-_CLOSERS = "\"'”’»)]} "
 _DIGIT = re.compile(r"\d")
 _QUOTE = re.compile(r"[“”\"«»]")
 # Body sentences that carry the argument open like this; captions describe a scene and never do.
@@ -60,7 +61,7 @@ def caption_shaped(sentence: str) -> bool:
     s = sentence.strip()
     if not s or _QUOTE.search(s) or _CONNECTIVE.match(s) or _REPORTED.search(s):
         return False
-    end = s.rstrip(_CLOSERS)
+    end = s.rstrip(CLOSERS + " ")
     n = _words(s)
     if end.endswith((":", "?", "!", ";", ",")):
         return False

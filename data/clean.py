@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from dangtopic.data.text import normalize_text
+from dangtopic.data.text import CLOSERS, SENTENCE_END, ends_like_sentence, normalize_text
 
 # Reasons, kept short and stable: tests and the per-seed report key on them.
 R_HEADER = "header before title"
@@ -45,13 +45,6 @@ class CleanResult:
 # --------------------------------------------------------------------------- line features
 
 _LETTER = re.compile(r"[^\W\d_]")
-_CLOSERS = "\"'”’»)]}"
-_TERMINAL = (".", "!", "?", "…")
-
-
-def ends_like_sentence(line: str) -> bool:
-    """True when the line ends with sentence punctuation (closing quotes/brackets ignored)."""
-    return line.rstrip(_CLOSERS + " ").endswith(_TERMINAL)
 
 
 def _n_words(line: str) -> int:
@@ -247,7 +240,7 @@ def _title_like(line: str) -> bool:
     first = _first_letter(line)
     if not first or not (first.isupper() or line[0].isdigit() or line[0] in "“\"‘'"):
         return False
-    end = line.rstrip(_CLOSERS + " ")
+    end = line.rstrip(CLOSERS + " ")
     if end.endswith((",", ";", ":")):
         return False
     # a full stop ends a sentence, not a headline, unless it is "..." or a name initial ("Cao Mỹ D.")
@@ -268,7 +261,7 @@ _QUOTE_STRIP = "“”\"'‘’«» "
 
 
 def _core(line: str) -> str:
-    return line.strip(_QUOTE_STRIP).rstrip(".!?…" + _QUOTE_STRIP)
+    return line.strip(_QUOTE_STRIP).rstrip(SENTENCE_END + _QUOTE_STRIP)
 
 
 # --------------------------------------------------------------------------- the cleaner

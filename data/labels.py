@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dangtopic import LABELS
 from dangtopic.data.paths import shared_path
-from dangtopic.data.text import normalize_sentence, normalize_text
+from dangtopic.data.text import normalize_sentence
 
 DEFAULT_FILE = "sentences_labelled.jsonl"
 # The one labelled set: round-2 (double-annotated, context-aware) first, then v1 (one pass).
@@ -494,46 +494,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-# --- seed articles ---------------------------------------------------------------------------------------
-
-# Page furniture seen on scraped provincial news pages: hotlines, date stamps, counters, comment widgets.
-_FURNITURE = re.compile(
-    r"^(?:hotline|thư viện|tiếng việt|chia sẻ|bình luận|viết bình luận|ý kiến bạn đọc|thăm dò ý kiến|"
-    r"chuyên mục khác|xếp hạng|tổng số điểm|click để|bạn đã không sử dụng|hiện tại chưa có bình luận|"
-    r"quà tặng|tác giả bài viết|bài, ảnh|ảnh:)|"
-    r"^(?:thứ \w+,? )?(?:-\s*)?\d{1,2}/\d{1,2}/\d{4}|^cập nhật ngày|^\(?\d+\)?$|gmt\+7|\|",
-    re.IGNORECASE,
-)
-_BOUNDARY = re.compile(r"(?<=[.!?…])\s+")
-_ABBREV_END = re.compile(r"(?:\b(?:TP|Tp|TS|ThS|PGS|GS|Th|St|Mr|Dr|[A-ZĐ])\.)$")
-
-
-def is_furniture(line: str) -> bool:
-    """True for obvious page furniture (hotline bar, date stamps, view counters, comment widgets)."""
-    line = line.strip()
-    return not line or bool(_FURNITURE.search(line))
-
-
-def _starts_sentence(rest: str) -> bool:
-    rest = rest.lstrip("\"“‘'(")
-    return bool(rest) and (rest[0].isupper() or rest[0].isdigit())
-
-
-def simple_sentences(text: str) -> list[str]:
-    """A simple splitter for scraped articles: lines, then '. ' boundaries before an upper-case letter or a
-    digit (not after 'TP.' and the like); page-furniture lines and fragments are dropped."""
-    out: list[str] = []
-    for line in normalize_text(text).split("\n"):
-        if is_furniture(line):
-            continue
-        start = 0
-        line = line.strip()
-        for m in _BOUNDARY.finditer(line):
-            head = line[start : m.start()]
-            if _starts_sentence(line[m.end() :]) and not _ABBREV_END.search(head):
-                out.append(head)
-                start = m.end()
-        out.append(line[start:])
-    return [s.strip() for s in out if s.strip() and not is_furniture(s)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 # Letters and digits of any script; `_` is excluded because `\w` counts it as a word character.
@@ -143,8 +143,3 @@ def lead(sentences: Sequence[str], k: int) -> list[int]:
     if k < 1:
         raise ValueError(f"LEAD needs k >= 1, got {k}")
     return [i for i, s in enumerate(sentences) if s.strip()][:k]
-
-
-def join_sentences(sentences: Sequence[str], indices: Iterable[int]) -> str:
-    """Selected sentences in article order, space-joined."""
-    return " ".join(sentences[i] for i in sorted(indices))

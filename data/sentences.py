@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from dangtopic.data.text import normalize_text
+from dangtopic.data.text import CLOSERS, SENTENCE_END, ends_like_sentence, normalize_text
 
 # Abbreviations that never end a sentence in this text (lower-cased, without the final dot).
 ABBREVIATIONS = frozenset(
@@ -22,7 +22,6 @@ ABBREVIATIONS = frozenset(
     tp tx tt q p h x đ t ths th.s ts pgs gs bs bsck ks ls nsnd nsưt nsut đ/c đc mr mrs ms dr
     """.split()
 )
-_CLOSING = "”’\"')]}»"
 _OPENING_PAIRS = {"”": "“", "’": "‘", ")": "(", "]": "[", "}": "{", "»": "«"}
 _LIST_MARKER = re.compile(r"^(?:\(?(?:\d{1,2}|[a-zđ]|[ivxlc]{1,5})[.)]|[-+•*–—])$", re.I)
 _ABBR_TAIL = re.compile(r"(?:^|[\s(“\"'])([^\s(“\"']+)\.$")
@@ -31,8 +30,8 @@ _UPPER = "A-ZĐÂĂÊÔƠƯÁÀẢÃẠÉÈẺẼẸÍÌỈĨỊÓÒỎÕỌÚÙ
 # Boundaries the base tokenizer misses: "…" and sentence-final "v.v." before a capitalised word.
 _EXTRA_SPLIT = re.compile(rf"(?:…|\.{{3,}}|\b[vV]\.[vV]\.|\b[vV]{{2}}\.|\betc\.)(?=\s+[“\"]?[{_UPPER}])")
 _HAS_WORD = re.compile(r"\w")
+_INNER_END = re.compile(rf"[{re.escape(SENTENCE_END)}]\s")  # a sentence ends inside the line
 _LIST_ITEM_START = re.compile(r"^\(?[a-zđ]\)\s")
-_TERMINAL = (".", "!", "?", "…")
 
 
 @lru_cache(maxsize=1)
@@ -125,7 +124,7 @@ def _split_line(line: str) -> list[str]:
         cur = line[span[0] : span[1]].lstrip()
         # A closing quote/bracket that opens the next piece belongs to the previous sentence.
         moved = 0
-        while moved < len(cur) and cur[moved] in _CLOSING and _unbalanced(prev + cur[:moved], cur[moved]):
+        while moved < len(cur) and cur[moved] in CLOSERS and _unbalanced(prev + cur[:moved], cur[moved]):
             moved += 1
         if moved:
             lead = len(line[span[0] : span[1]]) - len(cur)
@@ -158,19 +157,15 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-def is_heading(line: str) -> bool:
-    """A line without final punctuation (in-body subheading, caption-like label)."""
-    return not line.rstrip(_CLOSING + " ").endswith(_TERMINAL)
+# A heading ends without sentence punctuation, colon, semicolon or closing quote, and is short.
+_HEADING_END = tuple(SENTENCE_END + ":;" + CLOSERS)
+HEADING_MAX_WORDS = 15
 
 
-_SUBHEADING_END = tuple('.!?…:;"”’)»')
-SUBHEADING_MAX_WORDS = 15
-
-
-def is_subheading(sentence: str) -> bool:
-    """A short sentence without final punctuation: a sub-heading or caption, not a pasteable sentence."""
-    s = sentence.rstrip()
-    return bool(s) and not s.endswith(_SUBHEADING_END) and len(s.split()) < SUBHEADING_MAX_WORDS
+def is_heading(line: str, max_words: int = HEADING_MAX_WORDS) -> bool:
+    """A sub-heading, caption or label: fewer than `max_words` words, no final punctuation."""
+    s = line.rstrip()
+    return bool(s) and not s.endswith(_HEADING_END) and len(s.split()) < max_words
 
 
 def split_paragraphs_with_ids(lines: Iterable[str]) -> tuple[list[str], list[int]]:
@@ -184,7 +179,7 @@ def split_paragraphs_with_ids(lines: Iterable[str]) -> tuple[list[str], list[int
         line = normalize_text(line).replace("\n", " ").strip()
         if not line:
             continue
-        if is_heading(line) and len(line.split()) <= 30 and not re.search(r"[.!?…]\s", line):
+        if not ends_like_sentence(line) and len(line.split()) <= 30 and not _INNER_END.search(line):
             sents = [line]
         else:
             sents = _split_line(line)

@@ -23,6 +23,16 @@ _LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _SPACES = re.compile("[\t \xa0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 
 
+# The one set of sentence-ending punctuation, and the quotes and brackets that may close a sentence after it.
+SENTENCE_END = ".!?…"
+CLOSERS = "\"'”’»)]}"
+
+
+def ends_like_sentence(line: str) -> bool:
+    """True when the line ends with sentence punctuation (closing quotes and brackets ignored)."""
+    return line.rstrip(CLOSERS + " ").endswith(tuple(SENTENCE_END))
+
+
 def normalize_text(text: str) -> str:
     """Drop invisible characters, NFC-normalise, unify line breaks and fold runs of spaces (keeps newlines).
 

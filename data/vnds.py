@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dangtopic.data.paths import shared_path
-from dangtopic.data.text import detokenize_vnds
+from dangtopic.data.text import SENTENCE_END, detokenize_vnds
 
 SPLITS = ("train", "val", "test")
 # In VNDS a sentence boundary is a standalone terminator token followed by a space.
-_ABSTRACT_SPLIT = re.compile(r"(?<= [.!?…]) (?=\S)")
+_ABSTRACT_SPLIT = re.compile(rf"(?<= [{re.escape(SENTENCE_END)}]) (?=\S)")
 
 
 @dataclass

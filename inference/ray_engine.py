@@ -1,8 +1,8 @@
 """The Ray engine of `dangtopic predict --engine ray` and `dangtopic benchmark --engine ray`.
 
 The driver reads the inputs with the package reader (one reader for the whole corpus, so ids are unique
-as in the local engine), hands them to Ray Data as Arrow tables of `chunk_size` rows, and a fixed pool of
-actors runs `BatchPredictor` on them, each actor loading the model once. Results come back in input order
+as in the local engine), hands them to Ray Data window by window as Arrow tables of `chunk_size` rows,
+and a fixed pool of actors runs `BatchPredictor` on them, each actor loading the model once a window. Results come back in input order
 (`preserve_order`) and the driver writes them with the local engine's writers.
 
 Needs the `distributed` extra; nothing imports this module unless the Ray engine is asked for.
@@ -10,6 +10,7 @@ Needs the `distributed` extra; nothing imports this module unless the Ray engine
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -82,8 +83,11 @@ def pool_size(actors: int | None, cpus_per_actor: float, gpus_per_actor: float) 
     return max(1, int(fit))
 
 
-def _input_tables(records: Iterable[Any], chunk_size: int) -> tuple[list[Any], list[str]]:
-    """Arrow tables of `chunk_size` rows (one Ray block, one batch each) and the ids in input order."""
+def _input_windows(
+    records: Iterable[Any], chunk_size: int, window: int
+) -> Iterator[tuple[list[Any], list[str]]]:
+    """Windows of at most `window` records, each as Arrow tables of `chunk_size` rows (one Ray block, one
+    batch each) and the ids in input order: the driver holds one window, never the whole corpus."""
     import pyarrow as pa
 
     schema = pa.schema([(c, pa.string()) for c in INPUT_COLUMNS])
@@ -91,12 +95,16 @@ def _input_tables(records: Iterable[Any], chunk_size: int) -> tuple[list[Any], l
     for rec in records:
         rows.append(rec.to_row())
         ids.append(str(rec.id))
-        if len(rows) == chunk_size:
+        if len(rows) == chunk_size or len(ids) == window:
             tables.append(pa.Table.from_pylist(rows, schema=schema))
             rows = []
+        if len(ids) == window:
+            yield tables, ids
+            tables, ids = [], []
     if rows:
         tables.append(pa.Table.from_pylist(rows, schema=schema))
-    return tables, ids
+    if ids:
+        yield tables, ids
 
 
 def ray_predict(
@@ -108,12 +116,18 @@ def ray_predict(
     cpus_per_actor: float = 1,
     gpus_per_actor: float = 0,
     chunk_size: int = 32,
+    chunks_per_actor: int = 64,
 ) -> Iterator[dict[str, Any]]:
     """The output records of `records` (InputRecords) in input order, one each, computed by
-    `BatchPredictor(**predictor)` in a pool of `actors` Ray actors (default: as many as fit)."""
+    `BatchPredictor(**predictor)` in a pool of `actors` Ray actors (default: as many as fit).
+
+    The input streams through in windows of `chunks_per_actor` chunks per actor, each window one Ray
+    dataset with its own actor pool: the driver's memory stays flat however long the input, and a model
+    load per actor per window (seconds) is small beside the window's work (minutes at 64 chunks each)."""
     require_ray()
-    tables, ids = _input_tables(records, chunk_size)
-    if not tables:
+    records = iter(records)
+    first = next(records, None)
+    if first is None:
         return
     with ray_session(address):
         import ray
@@ -127,27 +141,29 @@ def ray_predict(
         ctx.enable_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "bars disabled": we know
-        size = min(pool_size(actors, cpus_per_actor, gpus_per_actor), len(tables))  # no idle actors
-        ds = ray.data.from_arrow(tables).map_batches(
-            BatchPredictor,
-            fn_constructor_kwargs={"threads": max(1, round(cpus_per_actor)), **predictor},
-            batch_size=chunk_size,
-            batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=size),
-            num_cpus=cpus_per_actor,
-            num_gpus=gpus_per_actor or None,
-            udf_modifying_row_count=False,
-        )
-        del tables  # Ray holds them now
-        try:
-            for want, row in zip(ids, ds.iter_rows(), strict=True):
-                record = json.loads(row["record"])
-                if record["id"] != want:  # never expected: preserve_order keeps the input order
-                    raise RuntimeError(f"Ray returned record {record['id']!r} where {want!r} was due")
-                yield record
-        except ray.exceptions.RayError as e:
-            lines = [x for x in str(e).splitlines() if x.strip()]
-            raise RuntimeError(f"the Ray job failed: {lines[-1] if lines else type(e).__name__}") from e
+        pool = pool_size(actors, cpus_per_actor, gpus_per_actor)
+        window = pool * chunks_per_actor * chunk_size
+        for tables, ids in _input_windows(itertools.chain([first], records), chunk_size, window):
+            ds = ray.data.from_arrow(tables).map_batches(
+                BatchPredictor,
+                fn_constructor_kwargs={"threads": max(1, round(cpus_per_actor)), **predictor},
+                batch_size=chunk_size,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=min(pool, len(tables))),  # no idle actors
+                num_cpus=cpus_per_actor,
+                num_gpus=gpus_per_actor or None,
+                udf_modifying_row_count=False,
+            )
+            del tables  # Ray holds them now
+            try:
+                for want, row in zip(ids, ds.iter_rows(), strict=True):
+                    record = json.loads(row["record"])
+                    if record["id"] != want:  # never expected: preserve_order keeps the input order
+                        raise RuntimeError(f"Ray returned record {record['id']!r} where {want!r} was due")
+                    yield record
+            except ray.exceptions.RayError as e:
+                lines = [x for x in str(e).splitlines() if x.strip()]
+                raise RuntimeError(f"the Ray job failed: {lines[-1] if lines else type(e).__name__}") from e
 
 
 # ---------------------------------------------------------------------- benchmark --engine ray

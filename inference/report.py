@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dangtopic import LABELS
-from dangtopic.data.sentences import is_subheading
+from dangtopic.data.sentences import is_heading
 
 # Light fill for highlighted text, strong colour for bars and chips (colour-blind friendly hues).
 PALETTE = {
@@ -240,7 +240,7 @@ class HtmlReportWriter:
         cls = "s sum" if in_summary else "s"
         text = str(s.get("text", ""))
         html = f'<span class="{cls}"{style} title="{_e(tip)}">{_e(text)}</span>{chips} '
-        return f'<div class="subhead">{html}</div>' if is_subheading(text) else html
+        return f'<div class="subhead">{html}</div>' if is_heading(text) else html
 
     def _article_html(self, record: dict[str, Any], anchor: str, counts: dict[str, int]) -> str:
         sents = record.get("sentences", [])

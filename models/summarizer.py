@@ -23,7 +23,7 @@ from torch import nn
 from dangtopic.data.article import Article
 from dangtopic.data.captions import caption_sentences
 from dangtopic.data.rouge import syllables
-from dangtopic.data.sentences import is_subheading as is_heading  # shared with the HTML report
+from dangtopic.data.sentences import is_heading  # shared with the HTML report and training
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
 from dangtopic.models.cpu import native_bf16

@@ -18,7 +18,6 @@ from dangtopic.data.labels import (
     canonical_tones,
     default_labels_file,
     hand_label_files,
-    is_furniture,
     labelled_articles,
     labels_to_vector,
     load_hand_labels,
@@ -26,7 +25,6 @@ from dangtopic.data.labels import (
     load_split,
     make_split,
     sentence_key,
-    simple_sentences,
     split_articles,
     split_by_article,
 )
@@ -254,23 +252,6 @@ def test_labelled_articles_anchor_on_matching_sentences_when_splits_differ():
     (art,) = labelled_articles(items, full)
     assert art.sentences == ["Tiêu đề.", "Ở TP.", "HCM có họp.", "Câu giữa.", "Câu cuối."]
     assert art.labels == [[], [], [], None, ["restructuring"]]
-
-
-def test_simple_sentences_and_furniture():
-    text = (
-        "HOTLINE: 0834 244 333 | THƯ VIỆN\n\nTiêu đề bài\n\n16/08/2019 06:06\n"
-        "Câu một ở TP. Hồ Chí Minh có 3 ý. Câu hai kết nạp 10 đảng viên. 2.000 người dự...\n"
-        "Ý kiến bạn đọc\nẢnh: MT\n"
-    )
-    assert simple_sentences(text) == [
-        "Tiêu đề bài",
-        "Câu một ở TP. Hồ Chí Minh có 3 ý.",
-        "Câu hai kết nạp 10 đảng viên.",
-        "2.000 người dự...",
-    ]
-    assert is_furniture("Cập nhật ngày: 09/10/2018 | 16:34 GMT+7") and not is_furniture(
-        "Tổng số đảng viên là 1.985."
-    )
 
 
 @pytest.mark.parametrize("name", ["seeds_labelled.jsonl", "extra_labelled.jsonl"])

@@ -178,3 +178,22 @@ def test_quote_split_keeps_quotation_marks_with_their_sentences():
         "Thấm nhuần lời dạy của Bác: “Đảng mạnh là do chi bộ tốt.",
         "Chi bộ tốt là do các ĐV đều tốt”, Ban Thường vụ Thị ủy tập trung chỉ đạo.",
     ]
+
+
+def test_one_heading_test_and_one_set_of_sentence_ends():
+    from dangtopic.data.sentences import is_heading
+    from dangtopic.data.text import ends_like_sentence
+
+    assert ends_like_sentence("Đã kết nạp 12 đảng viên.”") and ends_like_sentence("Vì sao?)")
+    assert not ends_like_sentence("Kiện toàn tổ chức cơ sở đảng")
+    assert is_heading("Kiện toàn tổ chức cơ sở đảng") and not is_heading("Kiện toàn tổ chức cơ sở đảng.")
+    # A quotation or a colon ends prose, not a heading; a long unpunctuated line is not a heading either.
+    assert not is_heading("Ông nói: “Sẽ làm ngay”") and not is_heading("Các nhiệm vụ:")
+    long_line = " ".join(["từ"] * 20)
+    assert not is_heading(long_line) and is_heading(long_line, max_words=31)
+    # A heading line stays one sentence when paragraphs are split; a prose line is split.
+    assert split_paragraphs(["Kiện toàn tổ chức", "Câu một. Câu hai."]) == [
+        "Kiện toàn tổ chức",
+        "Câu một.",
+        "Câu hai.",
+    ]

@@ -64,6 +64,26 @@ def test_ray_engine_gives_the_local_records(corpus, tmp_path, tiny_model_dir, ca
     assert (out / "o.csv").stat().st_size and "</html>" in (out / "o.html").read_text(encoding="utf-8")
 
 
+def test_ray_engine_streams_the_input_in_windows(corpus, tiny_model_dir):
+    """Windows of 2 records (1 actor x 1 chunk x 2 rows): many Ray datasets, one output stream, the records
+    of one dataset over the whole input."""
+    from dangtopic.data.readers import iter_records
+    from dangtopic.inference import ray_engine
+
+    inputs, n, _ = corpus
+    opts = {"model": str(tiny_model_dir), "device": "cpu"}
+    whole = list(
+        ray_engine.ray_predict(iter_records(inputs), opts, actors=1, chunk_size=2, chunks_per_actor=n)
+    )
+    windows = list(ray_engine._input_windows(iter_records(inputs), chunk_size=2, window=2))
+    assert len(windows) == (n + 1) // 2 and [len(ids) for _, ids in windows][:-1] == [2] * (n // 2)
+    streamed = list(
+        ray_engine.ray_predict(iter_records(inputs), opts, actors=1, chunk_size=2, chunks_per_actor=1)
+    )
+    assert len(streamed) == n
+    assert_same_records(streamed, whole)
+
+
 def test_ray_engine_resumes_an_interrupted_run(inputs, tmp_path, tiny_model_dir):
     folder, n, _ = inputs
     full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
