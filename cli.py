@@ -16,7 +16,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "benchmark": ("dangtopic.inference.benchmark", "measure tagging and pipeline speed on this machine"),
     "train-tagger": ("dangtopic.training.train_tagger", "fine-tune the sentence topic tagger"),
     "evaluate-tagger": ("dangtopic.training.evaluate_tagger", "evaluate the tagger against baselines"),
-    "build-weak-labels": ("dangtopic.training.weak_supervision", "build the weakly labelled training set"),
     "train-summarizer": ("dangtopic.training.train_summarizer", "train the extractive summariser"),
     "evaluate-summarizer": (
         "dangtopic.training.evaluate_summarizer",

@@ -151,7 +151,7 @@ def evaluate(
             )
 
     if baselines:
-        from dangtopic.data.weak import keyword_labels
+        from dangtopic.data.keywords import keyword_labels
 
         for name, es in sets.items():
             kw = np.array(
@@ -365,7 +365,7 @@ def render_card(out: dict, command: str) -> str:
         " provincial reports, the users' own kind of text, and are the better guide there. The seed set is small"
         " (five articles), so its per-label F1 moves a lot with a few sentences.",
         "",
-        "Caveats: the keyword rules (`data/weak.py`) were written by people who had read the hand-labelled"
+        "Caveats: the keyword rules (`data/keywords.py`) were written by people who had read the hand-labelled"
         " sentences, so the keyword row is somewhat optimistic. The seed labels are two blind LLM passes that"
         " agree at micro-F1 0.99, not the referee's hand labels (`data/labels/README.md`); the v1 labels in the"
         " test split are one pass, the round-2 ones two passes adjudicated.",

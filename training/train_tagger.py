@@ -42,12 +42,9 @@ class TaggerDataConfig:
     # (0 drops them from training; they stay in dev/test).
     source_weights: dict[str, float] = field(default_factory=dict)
     extra_labels: list[str] = field(default_factory=list)  # lone hand-labelled sentences, training only
-    weak_labels: str | None = None  # a `datasets` folder from `dangtopic build-weak-labels` (judged alone)
-    weak_weight: float = 0.5
-    max_weak: int = 6000
     vnds_dir: str | None = None  # full text of the labelled articles (context around excerpts)
     # Distillation: a saved tagger whose probabilities become the targets of every sentence without a
-    # gold label (context sentences, weak sentences). A small student (model.num_layers) trained this way
+    # gold label (the context sentences of the training articles). A small student (model.num_layers) trained this way
     # learns the teacher's behaviour, not the rules'.
     teacher: str | None = None
     teacher_weight: float = 1.0  # loss weight of teacher-labelled sentences (hand labels weigh 1.0)
@@ -103,10 +100,10 @@ class Doc:
 
     id: str
     texts: list[str]
-    targets: np.ndarray  # [n, labels], soft for weak and teacher targets
+    targets: np.ndarray  # [n, labels], soft for teacher targets
     weights: np.ndarray  # [n] loss weight; 0 for context-only sentences
     source: str
-    alone: bool = False  # judged without an article (extra and weak labels, which were labelled alone)
+    alone: bool = False  # judged without an article (the extra labels, which were labelled alone)
     cached: list | None = None  # frozen-layer hidden states per sentence, when training caches them
 
     @property
@@ -170,37 +167,6 @@ def load_lone(paths: list[str], labels: list[str]) -> list[Doc]:
     return out
 
 
-def load_weak(path: str, labels: list[str], weight: float, limit: int, seed: int) -> list[Doc]:
-    """Weak sentences with soft targets from a `datasets` folder (columns: text, probs or labels)."""
-    from datasets import load_from_disk
-
-    from dangtopic.models.encoder import cache_dir
-
-    folder = Path(path)
-    if not folder.is_absolute() and not folder.exists():
-        folder = cache_dir() / path  # where `dangtopic build-weak-labels` writes by default
-    if not folder.exists():
-        raise FileNotFoundError(
-            f"weak labels not found at {path} or {folder}: run `dangtopic build-weak-labels`"
-        )
-    ds = load_from_disk(str(folder))
-    idx = list(range(len(ds)))
-    random.Random(seed).shuffle(idx)
-    out = []
-    for i in idx[:limit] if limit else idx:
-        row = ds[i]
-        if "probs" in ds.column_names:
-            probs = row["probs"]
-            vec = [probs[lab] for lab in labels] if isinstance(probs, dict) else probs
-        else:
-            vec = [lab in row["labels"] for lab in labels]
-        target = np.array([vec], dtype=np.float32)
-        out.append(
-            Doc(f"weak:{i}", [row["text"]], target, np.full(1, weight, np.float32), "weak", alone=True)
-        )
-    return out
-
-
 def doc_probs(tagger: SentenceTagger, docs: list[Doc], batch_size: int = 64) -> np.ndarray:
     """The tagger's probabilities for every sentence of `docs`, concatenated, each doc read as it is."""
     texts = [t for d in docs for t in d.texts]
@@ -210,7 +176,7 @@ def doc_probs(tagger: SentenceTagger, docs: list[Doc], batch_size: int = 64) -> 
 def teacher_targets(
     teacher_path: str, docs: list[Doc], labels: list[str], weight: float, dtype: str, device: str = "cpu"
 ) -> int:
-    """Give every sentence without a gold label (context sentences, weak sentences) the teacher's
+    """Give every sentence without a gold label (the context sentences) the teacher's
     probabilities as its target, in place. Returns how many sentences were teacher-labelled."""
     import torch
 
@@ -226,12 +192,10 @@ def teacher_targets(
     for d in docs:
         p = probs[pos : pos + len(d.texts)]
         pos += len(d.texts)
-        soft = (d.weights == 0) | (d.source == "weak")
+        soft = d.weights == 0
         d.targets[soft] = p[soft]
         d.weights[soft] = weight
         n += int(soft.sum())
-        if d.source == "weak":
-            d.source = "teacher"
     return n
 
 
@@ -397,8 +361,6 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
         held_out |= {sentence_key(it.text) for it in load_labelled(SEED_FILE)}
     lone = [d for d in load_lone(cfg.data.extra_labels, labels) if sentence_key(d.texts[0]) not in held_out]
     docs = parts["train"] + lone
-    if cfg.data.weak_labels:
-        docs += load_weak(cfg.data.weak_labels, labels, cfg.data.weak_weight, cfg.data.max_weak, cfg.seed)
     if cfg.data.teacher:
         t_teacher = time.time()
         n = teacher_targets(

@@ -14,20 +14,10 @@ from dangtopic.training.train_tagger import Doc, TrainTaggerConfig, teacher_targ
 REPO = Path(__file__).resolve().parents[2]
 
 SENTS = TAGGER_SENTS[:5]  # one article of each label and one of none
-WEAK = [
-    "Chi bộ kết nạp 2 đảng viên mới trong quý I.",
-    "Ủy ban kiểm tra giám sát 12 tổ chức đảng.",
-    "Sáp nhập hai phòng chuyên môn, giảm 4 biên chế.",
-    "Cử 30 cán bộ đi học lớp trung cấp lý luận chính trị.",
-    "Thời tiết miền Bắc chuyển lạnh.",
-    "Tỉnh ủy tổ chức hội nghị sơ kết.",
-]
 
 
 @pytest.fixture()
 def distill_data(tmp_path, tiny_tagger):
-    from datasets import Dataset
-
     labels = tmp_path / "labels.jsonl"
     split = {"train": [], "dev": [], "test": []}
     with labels.open("w", encoding="utf-8") as f:
@@ -39,48 +29,36 @@ def distill_data(tmp_path, tiny_tagger):
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
     split_file = tmp_path / "split.json"
     split_file.write_text(json.dumps(split))
-    # Label-model targets deliberately constant: distillation must replace them by the teacher's.
-    weak = tmp_path / "weak"
-    Dataset.from_dict(
-        {
-            "text": WEAK,
-            "probs": [[0.5, 0.5, 0.5, 0.5]] * len(WEAK),
-            "article_id": [f"w{i}" for i in range(len(WEAK))],
-        }
-    ).save_to_disk(str(weak))
     teacher = tmp_path / "teacher"
     tiny_tagger.save_pretrained(teacher)
-    return labels, split_file, weak, teacher
+    return labels, split_file, teacher
 
 
 def test_teacher_targets_replace_every_target_without_gold(distill_data, tiny_tagger):
     *_, teacher = distill_data
     labels = list(tiny_tagger.config.labels)
     texts = [s for s, _ in SENTS[:3]]
-    # an article whose middle sentence is context only (weight 0), and weak sentences judged alone
+    # an article whose middle sentence is context only (weight 0), and a lone gold sentence
     article = Doc(
         "a", texts, np.array([[1, 0, 0, 0]] * 3, dtype=np.float32), np.array([1, 0, 1], np.float32), "hand"
     )
-    weak = [
-        Doc(f"w{i}", [t], np.full((1, 4), 0.5, np.float32), np.full(1, 0.5, np.float32), "weak", alone=True)
-        for i, t in enumerate(WEAK)
-    ]
+    lone = Doc(
+        "x", [SENTS[3][0]], np.array([[0, 0, 0, 1]], np.float32), np.ones(1, np.float32), "x", alone=True
+    )
     # Reversed label order: the teacher's columns must be mapped by name, not position.
-    n = teacher_targets(str(teacher), [article, *weak], labels[::-1], weight=2.0, dtype="float32")
-    assert n == 1 + len(WEAK)
-    alone = tiny_tagger.predict_proba(WEAK)[:, ::-1]
-    np.testing.assert_allclose(np.concatenate([d.targets for d in weak]), alone, atol=1e-5)
-    assert all(d.source == "teacher" and d.weights[0] == 2.0 for d in weak)
+    n = teacher_targets(str(teacher), [article, lone], labels[::-1], weight=2.0, dtype="float32")
+    assert n == 1
+    np.testing.assert_array_equal(lone.targets, [[0, 0, 0, 1]])  # gold stays gold
     in_article = tiny_tagger.proba_articles(texts, [3])[:, ::-1]
     np.testing.assert_allclose(article.targets[1], in_article[1], atol=1e-5)  # read in its article
     np.testing.assert_array_equal(article.targets[[0, 2]], [[1, 0, 0, 0]] * 2)  # gold stays gold
     np.testing.assert_array_equal(article.weights, [1, 2, 1])
     with pytest.raises(ValueError, match="no"):
-        teacher_targets(str(teacher), weak, ["membership", "elections"], weight=1.0, dtype="float32")
+        teacher_targets(str(teacher), [lone], ["membership", "elections"], weight=1.0, dtype="float32")
 
 
 def test_distilled_student_keeps_first_layers_and_round_trips(distill_data, tiny_encoder_path, tmp_path):
-    labels, split_file, weak, teacher = distill_data
+    labels, split_file, teacher = distill_data
     cfg = load_config(
         TrainTaggerConfig,
         REPO / "configs" / "tagger_fast.yaml",
@@ -90,7 +68,6 @@ def test_distilled_student_keeps_first_layers_and_round_trips(distill_data, tiny
             "data.hand_labels": [str(labels)],
             "data.split_file": str(split_file),
             "data.extra_labels": [],
-            "data.weak_labels": str(weak),
             "data.teacher": str(teacher),
             "data.teacher_dtype": "float32",
             "optim.epochs": 1,
@@ -99,7 +76,7 @@ def test_distilled_student_keeps_first_layers_and_round_trips(distill_data, tiny
     )
     student, log = train(cfg)
     assert len(student.encoder.base_model.model.encoder.layer) == 1
-    assert log["train_sentences"] == len(SENTS) + len(WEAK)
+    assert log["train_sentences"] == len(SENTS)
     out = student.save_pretrained(tmp_path / "student")
     assert json.loads((out / "config.json").read_text())["config"]["num_layers"] == 1
     loaded = SentenceTagger.from_pretrained(out)
