@@ -373,3 +373,50 @@ def mean_pool(hidden, attention_mask):
     """Average token states over the attention mask."""
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def pool(states, attention_mask, pooling: str = "mean"):
+    """Sentence vectors [batch, H] from token states: the masked mean, or the first token ("cls")."""
+    return states[:, 0] if pooling == "cls" else mean_pool(states, attention_mask)
+
+
+def prepare_texts(texts: list[str], spec: EncoderSpec) -> list[str]:
+    """Normalised texts with the encoder's input conventions: word segmentation if asked, the prefix."""
+    from dangtopic.data.text import normalize_sentence
+
+    out = [normalize_sentence(t) for t in texts]
+    if spec.word_segment:
+        from underthesea import word_tokenize
+
+        out = [word_tokenize(t, format="text") for t in out]
+    return [spec.prefix + t for t in out]
+
+
+def embed_texts(model, tokenizer, texts: list[str], spec: EncoderSpec, batch_size: int = 64):
+    """Pooled sentence vectors [n, H] in float32: every sentence embedding of the package goes through here.
+
+    Batches hold texts of similar token length, padded by hand (`tokenizer.pad` costs more in Python
+    bookkeeping than a short batch costs to encode), so they carry little padding."""
+    import torch
+
+    device = next(model.parameters()).device
+    ids = tokenizer(prepare_texts(texts, spec), truncation=True, max_length=spec.max_length)["input_ids"]
+    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+    out = torch.zeros(len(texts), model.config.hidden_size)
+    pad_id = tokenizer.pad_token_id or 0
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            width = max(len(ids[i]) for i in chunk)
+            input_ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, i in enumerate(chunk):
+                cols = slice(width - len(ids[i]), width) if left else slice(0, len(ids[i]))
+                input_ids[row, cols] = ids[i]
+                mask[row, cols] = 1
+            input_t, mask_t = torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device)
+            states = model(input_ids=input_t, attention_mask=mask_t).last_hidden_state
+            # Pool in float32 whatever the encoder's dtype.
+            out[torch.tensor(chunk)] = pool(states.float(), mask_t, spec.pooling).cpu()
+    return out

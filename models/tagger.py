@@ -25,9 +25,15 @@ import torch
 from torch import nn
 
 from dangtopic import LABELS
-from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
-from dangtopic.models.encoder import EncoderSpec, load_encoder, mean_pool, truncate_layers
+from dangtopic.models.encoder import (
+    EncoderSpec,
+    embed_texts,
+    load_encoder,
+    pool,
+    prepare_texts,
+    truncate_layers,
+)
 from dangtopic.models.saving import (
     read_saved_config,
     verify_weights,
@@ -310,13 +316,7 @@ class SentenceTagger(nn.Module):
 
     def prepare(self, texts: list[str]) -> list[str]:
         """Normalise and apply the encoder's input conventions (prefix, word segmentation)."""
-        spec = self.config.encoder
-        out = [normalize_sentence(t) for t in texts]
-        if spec.word_segment:
-            from underthesea import word_tokenize
-
-            out = [word_tokenize(t, format="text") for t in out]
-        return [spec.prefix + t for t in out]
+        return prepare_texts(texts, self.config.encoder)
 
     def tokenize(self, texts: list[str]):
         return self.tokenizer(
@@ -328,9 +328,9 @@ class SentenceTagger(nn.Module):
         )
 
     def pool(self, batch):
-        """Mean-pooled sentence vectors [batch, H] of a tokenised batch."""
+        """Pooled sentence vectors [batch, H] of a tokenised batch (the training path)."""
         out = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        return mean_pool(out.last_hidden_state, batch["attention_mask"])
+        return pool(out.last_hidden_state, batch["attention_mask"], self.config.encoder.pooling)
 
     def hidden_below(self, batch, layer: int):
         """Hidden states entering encoder layer `layer` (frozen part), for caching during training."""
@@ -349,7 +349,7 @@ class SentenceTagger(nn.Module):
         for block in bert.encoder.layer[layer:]:
             hidden = block(hidden, mask)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
-        return mean_pool(hidden, attention_mask)
+        return pool(hidden, attention_mask, self.config.encoder.pooling)
 
     def forward(self, vectors, lengths: list[int] | None = None):
         """Logits [n, labels] from sentence vectors: articles of `lengths` (0 = alone; None = all alone)."""
@@ -359,17 +359,9 @@ class SentenceTagger(nn.Module):
 
     # ------------------------------------------------------------------ inference
     def embed(self, texts: list[str], batch_size: int = 64):
-        """Sentence vectors [n, H] (a tensor), length-sorted into batches so they carry little padding."""
-        vectors = None
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                idx = order[start : start + batch_size]
-                pooled = self.pool(self.tokenize([texts[i] for i in idx]).to(self.device))
-                if vectors is None:
-                    vectors = pooled.new_zeros(len(texts), pooled.shape[1])
-                vectors[torch.as_tensor(idx, device=pooled.device)] = pooled
-        return vectors
+        """Sentence vectors [n, H] on the model's device, in the encoder's dtype (the heads' input)."""
+        vectors = embed_texts(self.encoder, self.tokenizer, texts, self.config.encoder, batch_size)
+        return vectors.to(self.device, next(self.encoder.parameters()).dtype)
 
     def predict_proba(self, texts: list[str], batch_size: int = 64, groups: list | None = None) -> np.ndarray:
         """Probabilities [n, labels].

@@ -41,32 +41,20 @@ class E5Embedder:
     """Plain e5 sentence embeddings (all layers, `passage: ` prefix, mean pool, L2) for TextRank."""
 
     def __init__(self, name: str | None = None, max_length: int = 64, batch_size: int = 64) -> None:
-        from dangtopic.models.encoder import load_encoder
+        from dangtopic.models.encoder import EncoderSpec, load_encoder
 
         self.model, self.tokenizer, self.fingerprint = load_encoder(name)
         self.model.eval()
-        self.max_length = max_length
+        self.spec = EncoderSpec(**({"name": name} if name else {}), max_length=max_length)
         self.batch_size = batch_size
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        from dangtopic.models.encoder import mean_pool
+        from dangtopic.models.encoder import embed_texts
 
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                batch = self.tokenizer(
-                    [f"passage: {t}" for t in texts[start : start + self.batch_size]],
-                    truncation=True,
-                    max_length=self.max_length,
-                    padding=True,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**batch).last_hidden_state
-                emb = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
-                out.append(emb.numpy())
-        return np.concatenate(out) if out else np.zeros((0, 1))
+        emb = embed_texts(self.model, self.tokenizer, texts, self.spec, self.batch_size)
+        return torch.nn.functional.normalize(emb, dim=-1).numpy()
 
 
 def iter_vnds_with_paragraphs(

@@ -74,28 +74,15 @@ def _lr_probs(x_train, y_train, x_eval_list):
     return out
 
 
-def _frozen_embeddings(texts: list[str], encoder_name: str | None, batch_size: int = 64) -> np.ndarray:
+def _frozen_embeddings(texts: list[str], encoder_name: str | None) -> np.ndarray:
+    """L2-normalised e5 sentence embeddings of the untouched base encoder (the frozen-e5 baseline)."""
     import torch
 
-    from dangtopic.models.encoder import load_encoder, mean_pool
+    from dangtopic.models.encoder import EncoderSpec, embed_texts, load_encoder
 
     model, tok, _ = load_encoder(encoder_name)
-    model.eval()
-    order = np.argsort([len(t) for t in texts])
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode():
-        for s in range(0, len(texts), batch_size):
-            idx = order[s : s + batch_size]
-            enc = tok(
-                ["passage: " + texts[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=128,
-                return_tensors="pt",
-            )
-            h = mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
-            out[idx] = torch.nn.functional.normalize(h, dim=-1).numpy()
-    return out
+    spec = EncoderSpec(**({"name": encoder_name} if encoder_name else {}))
+    return torch.nn.functional.normalize(embed_texts(model.eval(), tok, texts, spec), dim=-1).numpy()
 
 
 def evaluate(
