@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,6 +201,7 @@ class Pipeline:
         topic_summaries: bool = True,
         max_sentences: int | None = None,
         max_words: int | None = None,
+        share_encoder: bool = True,
     ):
         self.tagger = tagger
         self.summarizer = summarizer
@@ -209,6 +209,9 @@ class Pipeline:
         self.topic_summaries = topic_summaries
         self.max_sentences = max_sentences
         self.max_words = max_words
+        # Let the summariser read the tagger's lower layers instead of encoding each article again, when
+        # both stand on the same base and those layers are the base's own (`shared_layers`).
+        self.share_encoder = share_encoder
         self.fast: str | bool = False
 
     @classmethod
@@ -241,8 +244,7 @@ class Pipeline:
             tagger = SentenceTagger.from_pretrained(_folder(tagger, tdir, what), device=device)
         if not isinstance(summarizer, ExtractiveSummarizer):
             summarizer = ExtractiveSummarizer.from_pretrained(_folder(summarizer, sdir, "summarizer"))
-        if hasattr(summarizer, "to"):
-            summarizer = summarizer.to(device) or summarizer
+        summarizer.to(device)
         pipe = cls(tagger, summarizer, **kwargs)
         if method:
             pipe.make_fast(method, student=student)
@@ -273,7 +275,7 @@ class Pipeline:
             method = resolve_method(method)
         if method:
             make_fast(self.tagger, method)
-        if method == "bf16" and hasattr(self.summarizer, "encoder"):
+        if method == "bf16" and isinstance(self.summarizer, ExtractiveSummarizer):
             bf16_summarizer(self.summarizer)
         self.fast = "+".join(x for x in ("distilled" if student else "", method) if x)
         return self
@@ -281,6 +283,23 @@ class Pipeline:
     @property
     def labels(self) -> tuple[str, ...]:
         return tuple(getattr(self.tagger, "labels", LABELS))
+
+    def shared_layers(self) -> int | None:
+        """How many of the tagger's encoder layers the summariser can read instead of its own encoder
+        (its depth), or None when the summariser must encode articles itself.
+
+        The summariser is a frozen copy of the base's first k layers. The tagger's first k layers are the
+        same weights when its LoRA adapts only higher layers and it is not quantised; with the same input
+        conventions (prefix, segmentation, pooling, `max_length`) one pass over an article serves both.
+        """
+        t, s = self.tagger, self.summarizer
+        if not (self.share_encoder and isinstance(t, SentenceTagger) and isinstance(s, ExtractiveSummarizer)):
+            return None
+        te, se = t.config.encoder, s.config.encoder
+        k = s.encoder.config.num_hidden_layers
+        if any(getattr(te, f) != getattr(se, f) for f in ("prefix", "word_segment", "pooling", "max_length")):
+            return None
+        return k if t.fingerprint == s.fingerprint and k <= t.base_layers() else None
 
     # ------------------------------------------------------------------ ingestion
     @staticmethod
@@ -336,20 +355,29 @@ class Pipeline:
                 owners.append(i)
         return pieces, owners, long_set
 
-    def _tag(self, texts: list[str], groups: list[int] | None = None) -> list[SentenceResult]:
+    def _tag(self, texts: list[str], groups: list[int] | None = None, tap: int | None = None):
         """Tag sentences; over-long ones are windowed and their scores max-pooled.
 
-        `groups` (article of each sentence) lets taggers trained with article context see it.
+        `groups` (article of each sentence) lets taggers trained with article context see it. Returns the
+        SentenceResults and, with `tap`, each sentence's vector after `tap` encoder layers (the first
+        window's for a windowed sentence), else None.
         """
         if not texts:
-            return []
+            return [], None
         pieces, owners, split = self._windows(texts)
         piece_groups = [groups[o] for o in owners] if groups is not None else None
-        probs = self.tagger.predict_proba(pieces, batch_size=self.batch_size, groups=piece_groups)
+        vectors = None
+        if tap is None:
+            probs = self.tagger.predict_proba(pieces, batch_size=self.batch_size, groups=piece_groups)
+        else:
+            probs, vectors = self.tagger.predict_proba(pieces, self.batch_size, piece_groups, tap=tap)
         if split:
             pooled = np.full((len(texts), probs.shape[1]), -np.inf, dtype=np.float32)
             np.maximum.at(pooled, np.asarray(owners), probs)
             probs = pooled
+            if vectors is not None:
+                first = {o: j for j, o in reversed(list(enumerate(owners)))}
+                vectors = vectors[[first[i] for i in range(len(texts))]]
         preds = self.tagger.decide(probs)
         out = []
         n_windows = np.bincount(np.asarray(owners), minlength=len(texts))
@@ -365,10 +393,13 @@ class Pipeline:
                     text=text, labels=list(p.labels), scores=dict(p.scores), index=i, warnings=warns
                 )
             )
-        return out
+        return out, vectors
 
-    def _tag_articles(self, articles: Sequence[Article]) -> list[list[SentenceResult]]:
-        """Tag the body sentences of each article, read in their article (title first), in one batch."""
+    def _tag_articles(self, articles: Sequence[Article], tap: int | None = None):
+        """Tag the body sentences of each article, read in their article (title first), in one batch.
+
+        Returns the SentenceResults of each article and, with `tap` (see `_tag`), each article's
+        `(title vector or None, sentence vectors)` for the summariser, else None."""
         flat: list[str] = []
         groups: list[int] = []
         keep: list[bool] = []
@@ -378,7 +409,8 @@ class Pipeline:
                 flat.append(text)
                 groups.append(i)
                 keep.append(k >= len(title))
-        tagged = [s for s, k in zip(self._tag(flat, groups), keep, strict=True) if k]
+        results, vectors = self._tag(flat, groups, tap)
+        tagged = [s for s, k in zip(results, keep, strict=True) if k]
         out, pos = [], 0
         for art in articles:
             sents = tagged[pos : pos + len(art.sentences)]
@@ -386,7 +418,17 @@ class Pipeline:
             for j, s in enumerate(sents):
                 s.index = j
             out.append(sents)
-        return out
+        return out, None if vectors is None else _split_vectors(vectors, articles)
+
+    def _summary_vectors(self, articles: Sequence[Article]) -> list[tuple[Any, Any] | None]:
+        """Each article's (title vector or None, sentence vectors) from the summariser's own encoder, in one
+        batch: its summary and its per-topic summaries all reuse them. None for other summariser types."""
+        if not isinstance(self.summarizer, ExtractiveSummarizer):
+            return [None] * len(articles)
+        texts = [
+            t for art in articles if art.sentences for t in ([art.title] if art.title else []) + art.sentences
+        ]
+        return _split_vectors(self.summarizer.embed(texts), articles)
 
     @staticmethod
     def _sentence_list(sentences: str | Sequence[str]) -> tuple[bool, list[str]]:
@@ -401,7 +443,7 @@ class Pipeline:
         """Tag one sentence (→ SentenceResult) or a list (→ list, `.index` = position in the list),
         each judged alone; use `tag_article` for the sentences of one article."""
         single, items = self._sentence_list(sentences)
-        results = self._tag(items)
+        results, _ = self._tag(items)
         return results[0] if single else results
 
     def tag_article(self, sentences: Sequence[str]) -> list[SentenceResult]:
@@ -410,12 +452,13 @@ class Pipeline:
         if isinstance(sentences, str):
             raise TypeError("tag_article takes the article's sentences as a list; pipe(text) takes raw text")
         _, items = self._sentence_list(sentences)
-        return self._tag(items, [0] * len(items))
+        return self._tag(items, [0] * len(items))[0]
 
     # ------------------------------------------------------------------ summarising
     def _summarize(
-        self, article: Article, candidates: list[int] | None = None, what: str = "article"
+        self, article: Article, vectors=None, candidates: list[int] | None = None, what: str = "article"
     ) -> Summary:
+        """One summary; `vectors` = the article's (title vector, sentence vectors) when already encoded."""
         if not article.sentences:
             return Summary(text="", sentence_indices=[], warnings=["empty article: nothing to summarise"])
         if candidates is not None and not candidates:
@@ -425,6 +468,8 @@ class Pipeline:
         if paragraphs and _accepts_keyword(self.summarizer.summarize, "paragraphs"):
             # the page layout lets the summariser keep unmarked photo captions out
             extra["paragraphs"] = paragraphs
+        if vectors is not None:
+            extra["title_embedding"], extra["embeddings"] = vectors
         return self.summarizer.summarize(
             article.sentences,
             title=article.title or "",
@@ -441,18 +486,23 @@ class Pipeline:
         art = self.ingest(article)
         if topic is None:
             return self._summarize(art)
-        (tags,) = self._tag_articles([art])
-        return self._summarize(art, [s.index for s in tags if topic in s.labels], what=topic)
+        (tags,), vectors = self._tag_articles([art], self.shared_layers())
+        candidates = [s.index for s in tags if topic in s.labels]
+        return self._summarize(art, vectors[0] if vectors else None, candidates, what=topic)
 
     # ------------------------------------------------------------------ articles
     def process(
         self, articles: Sequence[Article], topic_summaries: bool | None = None
     ) -> list[ArticleResult]:
         """Tag and summarise cleaned Articles; all their sentences are tagged in one batched pass, each
-        read in its article."""
+        read in its article. When the encoder is shared (`shared_layers`) that pass also gives the
+        summariser its sentence vectors."""
         topic_summaries = self.topic_summaries if topic_summaries is None else topic_summaries
+        tagged, vectors = self._tag_articles(articles, self.shared_layers())
+        if vectors is None:
+            vectors = self._summary_vectors(articles)
         results = []
-        for art, sents in zip(articles, self._tag_articles(articles), strict=True):
+        for art, sents, vecs in zip(articles, tagged, vectors, strict=True):
             counts = {lab: sum(lab in s.labels for s in sents) for lab in self.labels}
             warnings = [w for w in art.meta.get("warnings", []) if isinstance(w, str)]
             if not sents:
@@ -466,14 +516,12 @@ class Pipeline:
             n_split = sum(bool(s.warnings) for s in sents)
             if n_split:
                 warnings.append(f"{n_split} over-long sentence(s) tagged in windows (scores max-pooled)")
+            summary = self._summarize(art, vecs)
             topics: dict[str, Summary] = {}
-            with _shared_embeddings(self.summarizer, enabled=topic_summaries):
-                summary = self._summarize(art)
-                if topic_summaries:
-                    for lab in self.labels:
-                        topics[lab] = self._summarize(
-                            art, [s.index for s in sents if lab in s.labels], what=lab
-                        )
+            if topic_summaries:
+                for lab in self.labels:
+                    candidates = [s.index for s in sents if lab in s.labels]
+                    topics[lab] = self._summarize(art, vecs, candidates, what=lab)
             results.append(
                 ArticleResult(
                     id=str(art.id),
@@ -514,35 +562,21 @@ class Pipeline:
         return results[0] if single else results
 
 
-@contextmanager
-def _shared_embeddings(summarizer, enabled: bool = True) -> Iterator[None]:
-    """Memoise `summarizer.embed` while one article gets its summary and its per-topic summaries.
-
-    Each `summarize` call embeds the article's sentences again; the topic summaries only change which
-    sentences may be picked, so the embeddings are computed once. Identical inputs give identical
-    tensors, so the results are exactly those of uncached calls.
-    """
-    embed = getattr(summarizer, "embed", None)
-    if not enabled or embed is None:
-        yield
-        return
-    had_attr = "embed" in vars(summarizer)
-    cache: dict[tuple[str, ...], Any] = {}
-
-    def cached(texts):
-        key = tuple(texts)
-        if key not in cache:
-            cache[key] = embed(texts)
-        return cache[key]
-
-    summarizer.embed = cached
-    try:
-        yield
-    finally:
-        if had_attr:
-            summarizer.embed = embed
-        else:
-            del summarizer.embed
+def _split_vectors(vectors, articles: Sequence[Article]) -> list[tuple[Any, Any] | None]:
+    """Cut vectors of consecutive articles (title first when there is one and the article has sentences)
+    into each article's (title vector or None, sentence vectors); None for an article without sentences."""
+    out: list[tuple[Any, Any] | None] = []
+    pos = 0
+    for art in articles:
+        if not art.sentences:
+            out.append(None)
+            continue
+        title = None
+        if art.title:
+            title, pos = vectors[pos], pos + 1
+        out.append((title, vectors[pos : pos + len(art.sentences)]))
+        pos += len(art.sentences)
+    return out
 
 
 def _accepts_keyword(fn, name: str) -> bool:

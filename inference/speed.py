@@ -37,7 +37,7 @@ def quantize_tagger(tagger):
     import torch
 
     _check_cpu(tagger)
-    if getattr(tagger, "fast_method", None):
+    if tagger.fast_method:
         return tagger
     with warnings.catch_warnings():
         # torch.ao.quantization is deprecated in favour of torchao, which we do not depend on.
@@ -60,7 +60,7 @@ def bf16_tagger(tagger):
     import torch
 
     _check_cpu(tagger)
-    if getattr(tagger, "fast_method", None):
+    if tagger.fast_method:
         return tagger
     if not native_bf16():
         warnings.warn(
@@ -93,13 +93,8 @@ def bf16_summarizer(summarizer):
     The summariser returns float32 embeddings to its scorer whatever the encoder's dtype. On CPUs with
     native bf16 units the shipped summariser already loads this way (`SummarizerConfig.dtype: auto`).
     """
-    if getattr(summarizer, "fast_method", None):
+    if summarizer.fast_method:
         return summarizer
-    if hasattr(summarizer, "set_dtype"):
-        summarizer.set_dtype("bfloat16")
-    else:
-        import torch
-
-        summarizer.encoder.to(torch.bfloat16).eval()
+    summarizer.set_dtype("bfloat16")
     summarizer.fast_method = "bf16"
     return summarizer

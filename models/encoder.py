@@ -392,17 +392,27 @@ def prepare_texts(texts: list[str], spec: EncoderSpec) -> list[str]:
     return [spec.prefix + t for t in out]
 
 
-def embed_texts(model, tokenizer, texts: list[str], spec: EncoderSpec, batch_size: int = 64):
+def embed_texts(
+    model, tokenizer, texts: list[str], spec: EncoderSpec, batch_size: int = 64, taps: tuple[int, ...] = ()
+):
     """Pooled sentence vectors [n, H] in float32: every sentence embedding of the package goes through here.
+
+    `taps` also returns the pooled states after each listed number of layers, from the same pass: the
+    pipeline's summariser reads the tagger's lower layers this way instead of encoding the article again.
+    With taps the result is `(vectors, [tap vectors, ...])`.
 
     Batches hold texts of similar token length, padded by hand (`tokenizer.pad` costs more in Python
     bookkeeping than a short batch costs to encode), so they carry little padding."""
     import torch
 
     device = next(model.parameters()).device
-    ids = tokenizer(prepare_texts(texts, spec), truncation=True, max_length=spec.max_length)["input_ids"]
+    ids = (
+        tokenizer(prepare_texts(texts, spec), truncation=True, max_length=spec.max_length)["input_ids"]
+        if texts
+        else []
+    )
     order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-    out = torch.zeros(len(texts), model.config.hidden_size)
+    out = [torch.zeros(len(texts), model.config.hidden_size) for _ in range(1 + len(taps))]
     pad_id = tokenizer.pad_token_id or 0
     left = getattr(tokenizer, "padding_side", "right") == "left"
     with torch.inference_mode():
@@ -416,7 +426,10 @@ def embed_texts(model, tokenizer, texts: list[str], spec: EncoderSpec, batch_siz
                 input_ids[row, cols] = ids[i]
                 mask[row, cols] = 1
             input_t, mask_t = torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device)
-            states = model(input_ids=input_t, attention_mask=mask_t).last_hidden_state
-            # Pool in float32 whatever the encoder's dtype.
-            out[torch.tensor(chunk)] = pool(states.float(), mask_t, spec.pooling).cpu()
-    return out
+            res = model(input_ids=input_t, attention_mask=mask_t, output_hidden_states=bool(taps))
+            states = [res.last_hidden_state] + [res.hidden_states[k] for k in taps]
+            rows = torch.tensor(chunk)
+            for o, s in zip(out, states, strict=True):
+                # Pool in float32 whatever the encoder's dtype.
+                o[rows] = pool(s.float(), mask_t, spec.pooling).cpu()
+    return (out[0], out[1:]) if taps else out[0]

@@ -314,8 +314,11 @@ def resolve_dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
 
 
-class ExtractiveSummarizer:
-    """Extractive article summariser. Use `from_pretrained`, `summarize`, `predict`, `save_pretrained`."""
+class ExtractiveSummarizer(nn.Module):
+    """Extractive article summariser. Use `from_pretrained`, `summarize`, `predict`, `save_pretrained`.
+
+    An `nn.Module` (frozen encoder + scorer): `.to(device)`, `.eval()` and `.parameters()` work as usual;
+    keep the scorer in float32 (`set_dtype` changes the encoder's dtype only)."""
 
     def __init__(
         self,
@@ -327,6 +330,7 @@ class ExtractiveSummarizer:
         metrics: dict[str, Any] | None = None,
         training: dict[str, Any] | None = None,
     ) -> None:
+        super().__init__()
         self.config = config
         self.encoder = encoder
         self.tokenizer = tokenizer
@@ -334,8 +338,8 @@ class ExtractiveSummarizer:
         self.fingerprint = fingerprint
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.training_info: dict[str, Any] = dict(training or {})
-        self.encoder.eval()
-        self.scorer.eval()
+        self.fast_method: str | None = None  # set by `dangtopic.inference.speed.bf16_summarizer`
+        self.eval()
         self._cast_encoder(resolve_dtype(config.dtype))
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
@@ -487,11 +491,14 @@ class ExtractiveSummarizer:
         word_counts: list[int],
     ) -> np.ndarray:
         """Selection probabilities for already-embedded sentences of one article."""
+        emb = emb.cpu()
+        title_emb = title_emb.cpu() if title_emb is not None else None
         pos = torch.tensor(positions, dtype=torch.long)
         feats = sentence_features(emb, title_emb, pos, n_total, torch.tensor(word_counts))
-        mask = torch.ones(1, emb.shape[0], dtype=torch.bool)
-        logits = self.scorer(emb.unsqueeze(0), feats.unsqueeze(0), mask)[0]
-        return torch.sigmoid(logits).numpy()
+        device = next(self.scorer.parameters()).device
+        mask = torch.ones(1, emb.shape[0], dtype=torch.bool, device=device)
+        logits = self.scorer(emb.unsqueeze(0).to(device), feats.unsqueeze(0).to(device), mask)[0]
+        return torch.sigmoid(logits).cpu().numpy()
 
     def _plan(self, sentences: list[str], candidates: list[int] | None, paragraphs: list[int] | None = None):
         """Normalised sentences, the indices to encode, the indices allowed, and warnings.
@@ -563,11 +570,17 @@ class ExtractiveSummarizer:
         max_sentences: int | None = None,
         max_words: int | None = None,
         paragraphs: list[int] | None = None,
+        embeddings: torch.Tensor | None = None,
+        title_embedding: torch.Tensor | None = None,
     ) -> Summary:
         """Summarise one article given its body sentences (and title). `candidates` restricts selection to
         those sentence indices; selected sentences come back in article order. `paragraphs` (the page
         paragraph of each sentence, as `Article.paragraphs`) lets `skip_captions` keep unmarked photo
-        captions out of the summary; without it no sentence is treated as a caption."""
+        captions out of the summary; without it no sentence is treated as a caption.
+
+        `embeddings` [len(sentences), H] (and `title_embedding` when there is a title) are the sentence
+        vectors when already computed, as `embed` would give them: the pipeline passes those of the
+        tagger's shared lower layers, and reuses them for the per-topic summaries."""
         if max_sentences is not None and max_sentences < 1:
             raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
         if max_words is not None and max_words < 1:
@@ -578,9 +591,16 @@ class ExtractiveSummarizer:
         if not allowed:
             return Summary("", [], warns + ["no candidate sentences"])
         title = normalize_sentence(title or "")
-        emb = self.embed(([title] if title else []) + [clean[i] for i in encode])
-        title_emb = emb[0] if title else None
-        emb = emb[1:] if title else emb
+        if embeddings is not None:
+            if len(embeddings) != len(sentences) or (title and title_embedding is None):
+                raise ValueError(
+                    "embeddings must hold one vector per sentence, and the title's when there is one"
+                )
+            emb, title_emb = embeddings[encode], title_embedding if title else None
+        else:
+            emb = self.embed(([title] if title else []) + [clean[i] for i in encode])
+            title_emb = emb[0] if title else None
+            emb = emb[1:] if title else emb
         return self._finish(clean, encode, allowed, warns, emb, title_emb, max_sentences, max_words)
 
     def predict(self, articles: Article | str | list[Article | str]) -> Summary | list[Summary]:

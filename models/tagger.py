@@ -198,6 +198,7 @@ class SentenceTagger(nn.Module):
         self.head = head
         self.fingerprint = fingerprint
         self.metrics: dict[str, Any] = dict(metrics or {})
+        self.fast_method: str | None = None  # set by `dangtopic.inference.speed.make_fast`
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -363,43 +364,57 @@ class SentenceTagger(nn.Module):
         vectors = embed_texts(self.encoder, self.tokenizer, texts, self.config.encoder, batch_size)
         return vectors.to(self.device, next(self.encoder.parameters()).dtype)
 
-    def predict_proba(self, texts: list[str], batch_size: int = 64, groups: list | None = None) -> np.ndarray:
+    def base_layers(self) -> int:
+        """How many of the encoder's first layers still hold the base encoder's own weights (neither
+        adapted nor quantised): a model on the same base may reuse their states (see `predict_proba`)."""
+        if self.fast_method == "int8" or self.config.lora.r == 0:
+            return 0
+        return min(self.config.lora.layers_from, self.encoder.config.num_hidden_layers)
+
+    def predict_proba(
+        self, texts: list[str], batch_size: int = 64, groups: list | None = None, tap: int | None = None
+    ):
         """Probabilities [n, labels].
 
         `groups` gives each sentence's article (any hashable, sentences of an article in reading order,
         the title first): the model then reads every sentence in its article. Without it each sentence
-        is judged alone.
+        is judged alone. `tap=k` also returns the float32 sentence vectors [n, H] pooled after the first
+        k encoder layers, from the same pass: `(probs, vectors)`.
         """
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of sentences; use predict() for a single string")
         n = len(texts)
-        if n == 0:
-            return np.zeros((0, len(self.config.labels)), dtype=np.float32)
         if groups is not None and len(groups) != n:
             raise ValueError(f"{len(groups)} groups for {n} sentences")
-        if groups is None:
-            return self.proba_articles(texts, [0] * n, batch_size)
         members: dict = {}
-        for i, g in enumerate(groups):
+        for i, g in enumerate(groups if groups is not None else range(n)):
             members.setdefault(g, []).append(i)
-        order = np.array([i for idx in members.values() for i in idx])
-        probs = np.zeros((n, len(self.config.labels)), dtype=np.float32)
-        probs[order] = self.proba_articles(
-            [texts[i] for i in order], [len(m) for m in members.values()], batch_size
-        )
-        return probs
+        order = np.array([i for idx in members.values() for i in idx], dtype=np.int64)
+        lengths = [len(m) for m in members.values()] if groups is not None else [0] * n
+        probs, tapped = self._proba([texts[i] for i in order], lengths, batch_size, tap)
+        probs[order] = probs.copy()
+        if tap is None:
+            return probs
+        tapped[torch.from_numpy(order)] = tapped.clone()
+        return probs, tapped
 
     def proba_articles(self, texts: list[str], lengths: list[int], batch_size: int = 64) -> np.ndarray:
         """Probabilities [n, labels] for consecutive articles of `lengths` sentences (0 = one sentence alone)."""
+        return self._proba(texts, lengths, batch_size)[0]
+
+    def _proba(self, texts: list[str], lengths: list[int], batch_size: int, tap: int | None = None):
         if sum(max(1, n) for n in lengths) != len(texts):
             raise ValueError(f"article lengths {lengths} do not add up to {len(texts)} sentences")
+        hidden = self.encoder.config.hidden_size
         if not texts:
-            return np.zeros((0, len(self.config.labels)), dtype=np.float32)
+            return np.zeros((0, len(self.config.labels)), dtype=np.float32), torch.zeros(0, hidden)
         self.eval()
-        vectors = self.embed(texts, batch_size)
+        taps = () if tap is None else (tap,)
+        vectors = embed_texts(self.encoder, self.tokenizer, texts, self.config.encoder, batch_size, taps)
+        vectors, tapped = (vectors[0], vectors[1][0]) if taps else (vectors, None)
         with torch.inference_mode():
-            logits = self(vectors, lengths)
-        return torch.sigmoid(logits.float()).cpu().numpy()
+            logits = self(vectors.to(self.device, next(self.encoder.parameters()).dtype), lengths)
+        return torch.sigmoid(logits.float()).cpu().numpy(), tapped
 
     @overload
     def predict(self, texts: str, batch_size: int = ..., groups: list | None = ...) -> TagPrediction: ...

@@ -269,3 +269,50 @@ def test_each_sentence_is_tagged_in_its_article_title_first(tiny_encoder_path, t
     assert alone.scores == tagger.predict(a.sentences[1]).scores != tagged[2].scores
     with pytest.raises(TypeError, match="list"):
         pipe.tag_article("Một bài báo.")
+
+
+def test_summariser_reads_the_taggers_lower_layers_when_they_are_the_base(tiny_encoder_path):
+    """One encoder pass per article: with LoRA above the summariser's depth, the tagger's lower layers are
+    the summariser's own, so their states serve it and the summaries equal those of a separate pass."""
+    import torch
+
+    from dangtopic.inference.speed import quantize_tagger
+    from dangtopic.models.summarizer import ExtractiveSummarizer
+    from dangtopic.models.tagger import SentenceTagger, TaggerConfig
+
+    torch.manual_seed(0)
+    config = TaggerConfig()
+    config.lora.layers_from = 1  # the tiny encoder has 2 layers: only the top one is adapted
+    tagger = SentenceTagger.create(str(tiny_encoder_path), config=config).eval()
+    summ = ExtractiveSummarizer.create(str(tiny_encoder_path), num_layers=1, **{"encoder.max_length": 128})
+    shared = Pipeline(tagger, summ)
+    assert shared.shared_layers() == 1
+    assert Pipeline(tagger, summ, share_encoder=False).shared_layers() is None
+
+    # the tapped vectors are what the summariser would compute itself
+    art = shared.ingest(ARTICLE)
+    _, vectors = shared._tag_articles([art], tap=1)
+    title_vec, sent_vecs = vectors[0]
+    own = summ.embed([art.title, *art.sentences])
+    torch.testing.assert_close(torch.vstack([title_vec, sent_vecs]), own, atol=1e-5, rtol=1e-4)
+
+    calls = []
+    embed = summ.embed
+    summ.embed = lambda texts: calls.append(len(texts)) or embed(texts)
+    got = shared([ARTICLE, ARTICLE_2])
+    assert calls == []  # the summariser never ran its own encoder
+    want = Pipeline(tagger, summ, share_encoder=False)([ARTICLE, ARTICLE_2])
+    assert len(calls) == 1  # one batched pass for both articles and all their topic summaries
+    for a, b in zip(got, want, strict=True):
+        assert a.summary == b.summary and a.topic_summaries == b.topic_summaries
+        assert [s.scores for s in a.sentences] == [s.scores for s in b.sentences]
+
+    # sentences cut at another length, or adapted or quantised lower layers, are no longer what the
+    # summariser computes: it encodes for itself
+    assert (
+        Pipeline(tagger, ExtractiveSummarizer.create(str(tiny_encoder_path), num_layers=1)).shared_layers()
+        is None
+    )
+    low = SentenceTagger.create(str(tiny_encoder_path))  # LoRA on every layer
+    assert Pipeline(low, summ).shared_layers() is None
+    assert Pipeline(quantize_tagger(tagger), summ).shared_layers() is None
