@@ -435,11 +435,41 @@ def local_results(pipe: Any, records: Iterable[Any], chunk_size: int, num_worker
 
 
 def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
-    from dangtopic.data.readers import count_records, expand_input
-    from dangtopic.inference.writers import is_error, iter_jsonl, open_writer, output_format, scan_for_resume
-
+    """Check the arguments, load the engine, stream every record to the writers, report."""
     t0 = time.time()
     _check_args(args)
+    outputs, jsonl, specs = _plan_io(args)
+    stats = _Stats()
+    done = _resume_state(args, jsonl, stats)
+    opts = _predictor_options(args)
+    pipe, labels = _load_engine(args, opts)
+    writers = _open_writers(args, outputs, jsonl, labels)
+    from dangtopic.data.readers import count_records
+
+    total = None if args.quiet else count_records(specs)
+    progress = _Progress(total, stats.resumed, args.quiet, args.log_every)
+    code, shown = _stream(args, caught, pipe, opts, specs, done, writers, outputs, jsonl, stats, progress)
+
+    if progress.failed > shown:
+        print(
+            f"… and {progress.failed - shown} more failed records; every reason is in {outputs[0]}",
+            file=sys.stderr,
+        )
+    elapsed = time.time() - t0
+    line = f"{stats.records} articles, {stats.failed} failed, {stats.sentences} sentences, {elapsed:.1f} s"
+    if stats.resumed:
+        line += f" ({stats.resumed} already done before resuming)"
+    print(line, file=sys.stderr)
+    if code:
+        return code
+    return 1 if stats.failed else 0
+
+
+def _plan_io(args: argparse.Namespace) -> tuple[list[Path], list[Path], list[Any]]:
+    """(outputs, the .jsonl ones, expanded input specs), all checked before any model loads."""
+    from dangtopic.data.readers import expand_input
+    from dangtopic.inference.writers import output_format
+
     outputs = [Path(o) for o in args.output]
     try:
         formats = [output_format(o) for o in outputs]
@@ -454,41 +484,49 @@ def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
     specs = [expand_input(str(i)) for i in args.inputs]
     check_inputs(specs, args.text_field)
     check_outputs(outputs, specs, overwrite=args.overwrite, resume=args.resume)
+    return outputs, jsonl, specs
 
-    stats = _Stats()
-    done: Counter = Counter()
-    if args.resume and jsonl[0].exists():
-        try:
-            state = scan_for_resume(jsonl[0])
-        except (ValueError, UnicodeDecodeError) as e:
-            raise UsageError(f"error: cannot resume from {jsonl[0]}: {e}") from None
-        done = state.done
-        stats.records, stats.failed, stats.sentences = state.records, state.failed, state.sentences
-        stats.resumed = state.records
-        if state.repaired_bytes:
-            print(
-                f"{jsonl[0]}: removed a truncated last line ({state.repaired_bytes} bytes)", file=sys.stderr
-            )
 
-    opts = _predictor_options(args)
+def _resume_state(args: argparse.Namespace, jsonl: list[Path], stats: _Stats) -> Counter:
+    """With --resume: the ids already in the primary JSONL (counted into `stats`); else nothing."""
+    from dangtopic.inference.writers import scan_for_resume
+
+    if not (args.resume and jsonl[0].exists()):
+        return Counter()
+    try:
+        state = scan_for_resume(jsonl[0])
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"error: cannot resume from {jsonl[0]}: {e}") from None
+    stats.records, stats.failed, stats.sentences = state.records, state.failed, state.sentences
+    stats.resumed = state.records
+    if state.repaired_bytes:
+        print(f"{jsonl[0]}: removed a truncated last line ({state.repaired_bytes} bytes)", file=sys.stderr)
+    return state.done
+
+
+def _load_engine(args: argparse.Namespace, opts: dict[str, Any]) -> tuple[Any, list[str]]:
+    """(the local pipeline, or None for Ray whose actors load their own; the labels)."""
     if args.engine == "ray":
         labels = _check_ray(args)
-        pipe = None
         if not args.quiet:
             print("starting Ray: each actor loads the model…", file=sys.stderr, flush=True)
-    else:
-        if not args.quiet:
-            print(
-                f"loading the model from {args.model or 'the shipped defaults'}…", file=sys.stderr, flush=True
-            )
-        try:
-            from dangtopic.inference.batch import BatchPredictor
+        return None, labels
+    if not args.quiet:
+        print(f"loading the model from {args.model or 'the shipped defaults'}…", file=sys.stderr, flush=True)
+    try:
+        from dangtopic.inference.batch import BatchPredictor
 
-            pipe = BatchPredictor(**opts).pipeline
-        except Exception as e:  # a broken model folder is the user's to fix, not a traceback
-            where = f" from {args.model}" if args.model else ""
-            raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
-        labels = list(pipe.labels)
+        pipe = BatchPredictor(**opts).pipeline
+    except Exception as e:  # a broken model folder is the user's to fix, not a traceback
+        where = f" from {args.model}" if args.model else ""
+        raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
+    return pipe, list(pipe.labels)
+
+
+def _open_writers(
+    args: argparse.Namespace, outputs: list[Path], jsonl: list[Path], labels: list[str]
+) -> list:
+    from dangtopic.inference.writers import open_writer
 
     writers: list[Any] = []
     try:
@@ -508,9 +546,18 @@ def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
         for w in writers:
             w.close()
         raise UsageError(f"error: cannot write {o}: {_reason(e)}") from None
+    return writers
 
-    total = None if args.quiet else count_records(specs)
-    progress = _Progress(total, stats.resumed, args.quiet, args.log_every)
+
+def _stream(
+    args, caught, pipe, opts, specs, done, writers, outputs, jsonl, stats, progress
+) -> tuple[int, int]:
+    """Predict every record not already done and write it everywhere; returns (exit code, failures shown).
+
+    Any stop (Ctrl-C, SIGTERM, a full disk) closes the writers cleanly, so --resume can continue."""
+    from dangtopic.data.readers import iter_records
+    from dangtopic.inference.writers import is_error, iter_jsonl
+
     shown = 0
 
     def emit(record: dict[str, Any]) -> None:
@@ -550,9 +597,6 @@ def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
             for rec in iter_jsonl(jsonl[0]) if rebuild else ():
                 for w in rebuild:
                     w.write(rec)
-
-        from dangtopic.data.readers import iter_records
-
         records = todo(
             iter_records(
                 specs, text_field=args.text_field, id_field=args.id_field, title_field=args.title_field
@@ -591,17 +635,4 @@ def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
             except OSError as e:
                 print(f"error: cannot finish {w.path}: {_reason(e)}", file=sys.stderr)
                 code = code or 2
-
-    if progress.failed > shown:
-        print(
-            f"… and {progress.failed - shown} more failed records; every reason is in {outputs[0]}",
-            file=sys.stderr,
-        )
-    elapsed = time.time() - t0
-    line = f"{stats.records} articles, {stats.failed} failed, {stats.sentences} sentences, {elapsed:.1f} s"
-    if stats.resumed:
-        line += f" ({stats.resumed} already done before resuming)"
-    print(line, file=sys.stderr)
-    if code:
-        return code
-    return 1 if stats.failed else 0
+    return code, shown

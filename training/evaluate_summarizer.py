@@ -264,6 +264,7 @@ def model_card(summ: ExtractiveSummarizer, result: dict[str, Any], command: str)
         f"- Base encoder: `{cfg.encoder.name}` (fingerprint `{summ.fingerprint}`), first {cfg.num_layers} layers, "
         f"frozen; sentences truncated to {cfg.encoder.max_length} pieces, prefix `{cfg.encoder.prefix}`, "
         f"{cfg.encoder.pooling} pooling.",
+        *_length_note(cfg.encoder.max_length, info),
         f"- Scorer: embedding + {'position/length/title/centroid features' if cfg.use_features else 'no features'}"
         f" -> {cfg.hidden_size}-d projection -> {cfg.context_layers} transformer layer(s) across sentences -> "
         "logit (head.safetensors; the base encoder is not copied).",
@@ -293,6 +294,18 @@ def model_card(summ: ExtractiveSummarizer, result: dict[str, Any], command: str)
         "",
     ]
     return "\n".join(parts)
+
+
+def _length_note(max_length: int, info: dict[str, Any]) -> list[str]:
+    """A card line when the model runs at another sentence length than it was trained at."""
+    trained = info.get("config", {}).get("model", {}).get("encoder", {}).get("max_length")
+    if trained in (None, max_length):
+        return []
+    return [
+        f"- Trained on sentences cut at {trained} pieces; runs at {max_length}, the tagger's length, so the "
+        "pipeline's summaries reuse the tagger's encoder pass (`Pipeline.shared_layers`). The table below is "
+        f"measured at {max_length}."
+    ]
 
 
 def summarize_seeds(summ: ExtractiveSummarizer, folder: str | Path) -> list[tuple[str, Any, Summary]]:

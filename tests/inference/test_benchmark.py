@@ -33,6 +33,9 @@ def test_benchmark_prints_speed_and_accuracy_cost(tmp_path, tiny_model_dir, caps
     assert set(res["tagging"]) == {"fp32", "int8", "bf16"}
     assert res["pipeline"]["articles"] == 2
     assert res["pipeline"]["fp32"]["ms_per_article"] > 0
+    # the reference row encodes every article twice; the tiny tagger adapts all layers, so nothing is shared
+    assert res["pipeline"]["separate"]["shared_layers"] is None is res["pipeline"]["fp32"]["shared_layers"]
+    assert 0 <= res["pipeline"]["fp32"]["same_summary"] <= 1
     assert 0 <= res["pipeline"]["bf16"]["same_summary"] <= 1
     assert 0 <= res["pipeline"]["int8"]["same_sentence_labels"] <= 1
     if "micro_f1" in res["tagging"]["fp32"]:  # the shared hand labels are present
