@@ -29,7 +29,7 @@ from dangtopic.models.summarizer import (
     select_sentences,
     textrank_scores,
 )
-from dangtopic.training.accel import GPU_TIME_NOT_MEASURED
+from dangtopic.training.loop import GPU_TIME_NOT_MEASURED
 
 logger = logging.getLogger("dangtopic.evaluate_summarizer")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from dangtopic.data.labels import SEED_FILE
-from dangtopic.training.accel import GPU_TIME_NOT_MEASURED
+from dangtopic.training.loop import GPU_TIME_NOT_MEASURED
 from dangtopic.training.metrics import format_report, multilabel_report, tune_thresholds
 
 logger = logging.getLogger("dangtopic.evaluate_tagger")

@@ -34,7 +34,7 @@ from dangtopic.models.summarizer import (
     select_sentences,
     sentence_features,
 )
-from dangtopic.training import accel
+from dangtopic.training import loop
 
 logger = logging.getLogger("dangtopic.train_summarizer")
 
@@ -99,13 +99,13 @@ class TrainSummarizerConfig:
     output_dir: str = "runs/summarizer"
     feature_cache: str | None = None  # None → $DANGTOPIC_CACHE/summarizer_features; "" disables
     device: str = "auto"  # of the scorer: auto (a GPU where present) | cpu | cuda
-    accelerate: accel.AccelerateConfig = field(default_factory=accel.AccelerateConfig)
+    accelerate: loop.AccelerateConfig = field(default_factory=loop.AccelerateConfig)
     threads: int = 0  # 0 = torch default
     seed: int = 13
     cache_shard: int = 250  # articles per cached embedding shard (and per progress line)
 
     def __post_init__(self) -> None:
-        accel.check_device(self.device)
+        loop.check_device(self.device)
 
 
 @dataclass
@@ -386,102 +386,66 @@ def train_scorer(
     val: list[Doc],
     cfg: TrainSummarizerConfig,
     accelerator,
-    ckpt: accel.RunCheckpoint,
+    ckpt: loop.RunCheckpoint,
 ) -> list[dict[str, Any]]:
     """BCE on oracle labels; keeps the epoch with the best validation ROUGE (continuing the run `ckpt` resumes,
     if any). Returns the epoch log; the scorer is left on CPU, where the summariser runs."""
     o = cfg.optim
     mc = summ.config
-    rng = random.Random(cfg.seed)
-    torch.manual_seed(cfg.seed)
     scorer = summ.scorer
     opt = torch.optim.AdamW(scorer.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-    steps_per_epoch = accel.optimizer_steps(accelerator, math.ceil(len(train) / o.batch_size))
-    # accelerate steps a prepared scheduler once per process at every optimizer step
-    total_steps = steps_per_epoch * o.epochs * accelerator.num_processes
-    warmup = max(1, total_steps // 20)
-
-    def lr_at(step: int) -> float:  # linear warm-up, then cosine decay to 5% of the peak
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    n_batches = math.ceil(len(train) / o.batch_size)
+    steps = loop.optimizer_steps(accelerator, n_batches) * o.epochs
+    # 5% warm-up, then cosine decay to 5% of the peak
+    sched = loop.warmup_schedule(opt, steps, 0.05, accelerator.num_processes, floor=0.05)
     model, opt, sched = accelerator.prepare(scorer, opt, sched)
-    run = {
-        "epoch": 1,
-        "batch": 0,
-        "step": 0,
-        "order": list(range(len(train))),
-        "rng": rng.getstate(),
-        "loss": (0.0, 0),
-        "best": -1.0,
-        "bad": 0,
-        "history": [],
-    }
-    run.update(ckpt.resume())  # where the checkpoint of an interrupted run left off
-    best, best_state, bad, history = run["best"], run.get("best_state"), run["bad"], run["history"]
-    step, order = run["step"], run["order"]
-    rng.setstate(run["rng"])
-    for epoch in range(run["epoch"], o.epochs + 1):
-        t0 = time.time()
-        model.train()
-        skip = run["batch"] if epoch == run["epoch"] else 0
-        if not skip:  # a resumed epoch goes on in its order, with the RNG as it was at the checkpoint
-            rng.shuffle(order)
-        total, count = run["loss"] if skip else (0.0, 0)
-        chunks = [order[start : start + o.batch_size] for start in range(0, len(order), o.batch_size)]
-        for done, idx in enumerate(accel.epoch_batches(accelerator, chunks, skip), start=skip + 1):
-            chunk = [train[i] for i in idx]
-            batch = _batch(chunk, rng, o.title_dropout, cfg.data.targets)
-            emb, feats, mask, target = (t.to(accelerator.device) for t in batch)
-            with accelerator.accumulate(model):
-                logits = model(emb, feats, mask)
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], target[mask])
-                accel.optimizer_step(accelerator, loss, opt, sched, scorer.parameters(), o.grad_clip)
-            total += float(loss.detach()) * len(chunk)
-            count += len(chunk)
-            if accelerator.sync_gradients:
-                step += 1
-                ckpt.save(
-                    epoch=epoch,
-                    batch=done,
-                    step=step,
-                    order=order,
-                    rng=rng.getstate(),
-                    loss=(total, count),
-                    best=best,
-                    best_state=best_state,
-                    bad=bad,
-                    history=history,
-                )
+
+    def make_batches(rng: random.Random) -> list:
+        order = list(range(len(train)))
+        rng.shuffle(order)
+        # each batch carries the seed of its title dropout, so a resumed epoch replays it exactly
+        return [
+            (order[i : i + o.batch_size], rng.randrange(2**31)) for i in range(0, len(order), o.batch_size)
+        ]
+
+    def loss_of(model, batch) -> torch.Tensor:
+        idx, seed = batch
+        chunk = [train[i] for i in idx]
+        emb, feats, mask, target = (
+            t.to(accelerator.device)
+            for t in _batch(chunk, random.Random(seed), o.title_dropout, cfg.data.targets)
+        )
+        logits = model(emb, feats, mask)
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], target[mask])
+
+    def evaluate() -> tuple[float, dict]:
         probs = predict_probs(scorer, val)
-        val_rouge = rouge_of_selection(
+        rouge = rouge_of_selection(
             val, probs, mc.max_sentences, mc.max_words, mc.redundancy, mc.mmr_lambda, mc.skip_headings
         )
-        entry = {
-            "epoch": epoch,
-            "step": step,  # optimizer steps so far
-            "train_loss": round(total / max(count, 1), 4),
-            "val": val_rouge,
-            "seconds": round(time.time() - t0, 1),
-        }
-        history.append(entry)
-        logger.info("epoch %d: %s", epoch, entry)
-        if val_rouge["mean"] > best:
-            best, bad = val_rouge["mean"], 0
-            best_state = {k: v.detach().clone() for k, v in scorer.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= o.patience:
-                logger.info("early stop: no validation gain for %d epochs", bad)
-                break
-    if best_state is not None:
-        scorer.load_state_dict(best_state)
+        return rouge["mean"], rouge
+
+    state = loop.fit(
+        accelerator,
+        model,
+        opt,
+        sched,
+        epochs=o.epochs,
+        make_batches=make_batches,
+        loss_of=loss_of,
+        rng=random.Random(cfg.seed),
+        grad_clip=o.grad_clip,
+        evaluate=evaluate,
+        trainable_state=scorer.state_dict,
+        patience=o.patience,
+        ckpt=ckpt,
+        name="summariser",
+    )
+    if state.best_state is not None:
+        scorer.load_state_dict(state.best_state)
     # the summariser runs on CPU in fp32: without accelerate's autocast wrapper, off the training device
     accelerator.unwrap_model(model, keep_fp32_wrapper=False).cpu().eval()
-    return history
+    return state.history
 
 
 def tune_length(summ: ExtractiveSummarizer, val: list[Doc], grid: LengthGridConfig) -> list[dict[str, Any]]:
@@ -511,10 +475,8 @@ def train(
     t_start = time.time()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    accelerator = accel.make_accelerator(cfg.device, cfg.accelerate)
+    loop.seed_everything(cfg.seed)
+    accelerator = loop.make_accelerator(cfg.device, cfg.accelerate)
     out = Path(output_dir or cfg.output_dir)
     summ = ExtractiveSummarizer.from_config(cfg.model)
     train_docs, val_docs, stats = load_docs(cfg)
@@ -526,7 +488,7 @@ def train(
         embed_docs(summ, val_docs, cfg, "val")
     embed_seconds = time.time() - t_embed
     t_fit = time.time()
-    ckpt = accel.RunCheckpoint(accelerator, cfg, out, resume_from)
+    ckpt = loop.RunCheckpoint(accelerator, cfg, out, resume_from)
     history = train_scorer(summ, train_docs, val_docs, cfg, accelerator, ckpt)
     budget = tune_length(summ, val_docs, cfg.length) if cfg.length.tune else []
     final_val = rouge_of_selection(
@@ -576,29 +538,30 @@ def default_config_path() -> Path:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--config", default=str(default_config_path()), help="YAML training config")
-    parser.add_argument("--output", default=None, help="output folder (overrides output_dir)")
+    parser.add_argument("--output-dir", help="where to save the trained summariser (overrides the config)")
     parser.add_argument(
         "--set",
-        dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set data.train_articles=2000 (repeatable)",
     )
-    accel.add_resume_argument(parser)
+    loop.add_resume_argument(parser)
 
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = dict(parse_override(o) for o in args.overrides)
+    overrides = dict(parse_override(o) for o in args.set)
+    if args.output_dir:
+        overrides["output_dir"] = args.output_dir
     cfg = load_config(TrainSummarizerConfig, args.config, overrides)
-    summ = train(cfg, args.output, args.resume_from)
-    if not accel.is_main_process():
+    summ = train(cfg, resume_from=args.resume_from)
+    if not loop.is_main_process():
         return 0
     print(
         json.dumps(
             {
-                "output": str(Path(args.output or cfg.output_dir)),
+                "output": cfg.output_dir,
                 "val": summ.metrics["val"],
                 "val_oracle": summ.metrics["val_oracle"],
                 "seconds": summ.training_info["seconds"],

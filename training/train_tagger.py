@@ -8,7 +8,7 @@ Two stages in one run:
    It starts as the identity (the stage-1 tagger) and costs seconds an epoch; the lone-sentence path is
    trained beside it (`optim.alone_weight`). The run keeps it only if it beats stage 1 on dev.
 Thresholds are tuned on the dev articles (≥ 40 positives of every label). Runs under accelerate on CPU, one
-GPU or several (`accelerate launch -m dangtopic.cli train-tagger …`, data parallel); see training/accel.py.
+GPU or several (`accelerate launch -m dangtopic.cli train-tagger …`, data parallel); see training/loop.py.
 Why two stages: trained jointly from the start (one run, 3 epochs) the contextualiser disturbed the
 sentence encoder and learnt article-level shortcuts: dev micro-F1 0.67, below the sentence-only tagger.
 """
@@ -29,7 +29,7 @@ from torch import nn
 from dangtopic.data.labels import SEED_FILE, load_labelled, sentence_key
 from dangtopic.models.config import load_config, parse_override
 from dangtopic.models.tagger import SentenceTagger, TaggerConfig
-from dangtopic.training import accel
+from dangtopic.training import loop
 
 logger = logging.getLogger("dangtopic.train_tagger")
 
@@ -85,13 +85,13 @@ class TrainTaggerConfig:
     output_dir: str = "runs/tagger"
     # auto: a GPU where present (under `accelerate launch`, each process its own), else cpu | cpu | cuda
     device: str = "auto"
-    accelerate: accel.AccelerateConfig = field(default_factory=accel.AccelerateConfig)
+    accelerate: loop.AccelerateConfig = field(default_factory=loop.AccelerateConfig)
     threads: int = 0  # 0 = torch default
     seed: int = 13
     log_every: int = 20
 
     def __post_init__(self) -> None:
-        accel.check_device(self.device)
+        loop.check_device(self.device)
 
 
 @dataclass
@@ -288,6 +288,12 @@ class _ArticleStage(nn.Module):
         super().__init__()
         self.tagger = tagger
 
+    def train(self, mode: bool = True):
+        # only the contextualiser trains in stage 2: the encoder and the head keep dropout off
+        self.training = mode
+        self.tagger.context.train(mode)
+        return self
+
     def forward(self, vectors, lengths: list[int], alone=None):
         logits = self.tagger(vectors, lengths)
         return logits, None if alone is None else self.tagger(vectors[alone], None)
@@ -327,30 +333,16 @@ def _evaluate(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict:
     }
 
 
-def _schedule(optim, total: int, warmup_ratio: float, processes: int):
-    """Linear warm-up, then linear decay over `total` optimizer steps of each of `processes` (accelerate steps
-    a prepared scheduler once per process at every optimizer step)."""
-    import torch
-
-    total *= processes
-    warmup = max(1, int(total * warmup_ratio))
-    return torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
-    )
-
-
 def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tuple[SentenceTagger, dict]:
     """Train a tagger from `cfg`, or continue the run checkpointed in `resume_from`; returns the best-on-dev
     tagger (thresholds tuned) and a log dict."""
     import torch
 
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    loop.seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     # stage 1 leaves the contextualiser unused, stage 2 the encoder's adapters
-    accelerator = accel.make_accelerator(cfg.device, cfg.accelerate, unused_parameters=True)
+    accelerator = loop.make_accelerator(cfg.device, cfg.accelerate, unused_parameters=True)
     device = accelerator.device
     labels = list(cfg.model.labels)
     t_start = time.time()
@@ -430,12 +422,11 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
         ],
         weight_decay=cfg.optim.weight_decay,
     )
-    rng = random.Random(cfg.seed)
-    steps_per_epoch = accel.optimizer_steps(accelerator, math.ceil(len(lone) / cfg.optim.batch_size))
+    steps_per_epoch = loop.optimizer_steps(accelerator, math.ceil(len(lone) / cfg.optim.batch_size))
     total = steps_per_epoch * cfg.optim.epochs
     if cfg.optim.max_steps:
         total = min(total, cfg.optim.max_steps)
-    sched = _schedule(optim, total, cfg.optim.warmup_ratio, accelerator.num_processes)
+    sched = loop.warmup_schedule(optim, total, cfg.optim.warmup_ratio, accelerator.num_processes)
     model, optim, sched = accelerator.prepare(_SentenceStage(tagger, layer, use_cache), optim, sched)
     logger.info(
         "stage 1: device=%s processes=%d steps=%d (%d/epoch) trainable encoder params=%d",
@@ -445,68 +436,36 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
         steps_per_epoch,
         sum(p.numel() for p in enc_params),
     )
-    ckpt = accel.RunCheckpoint(accelerator, cfg, cfg.output_dir, resume_from)
-    run = {
-        "epoch": 0,
-        "batch": 0,
-        "rng": rng.getstate(),
-        "step": 0,
-        "best": {"micro_f1": -1.0},
-        "history": [],
-    }
-    run.update(ckpt.resume())  # where the checkpoint of an interrupted run left off
-    best, best_state, history, step = run["best"], run.get("best_state"), run["history"], run["step"]
-    rng.setstate(run["rng"])
-    t0 = time.time()
-    for epoch in range(run["epoch"], cfg.optim.epochs):
-        model.train()
-        epoch_rng = rng.getstate()  # a checkpoint in this epoch replays its shuffle from here
-        skip = run["batch"] if epoch == run["epoch"] else 0
-        batches = accel.epoch_batches(accelerator, _batches(lone, cfg.optim.batch_size, rng), skip)
-        for done, batch in enumerate(batches, start=skip + 1):
-            y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
-            w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
-            with accelerator.accumulate(model):
-                loss = weighted(model(batch), y, w)  # stage 1: no context module
-                accel.optimizer_step(
-                    accelerator, loss, optim, sched, enc_params + head_params, cfg.optim.grad_clip
-                )
-            if not accelerator.sync_gradients:
-                continue
-            step += 1
-            if step % cfg.log_every == 0 or step == 1:
-                el = time.time() - t0
-                per_step = el / (step - run["step"])
-                logger.info(
-                    "stage 1 epoch %d step %d/%d loss %.4f  %.2fs/step  eta %.1f min",
-                    epoch + 1,
-                    step,
-                    total,
-                    loss.item(),
-                    per_step,
-                    per_step * (total - step) / 60,
-                )
-            ckpt.save(
-                epoch=epoch,
-                batch=done,
-                rng=epoch_rng,
-                step=step,
-                best=best,
-                best_state=best_state,
-                history=history,
-            )
-            if step >= total:
-                break
-        if not dev:
-            continue
+
+    def sentence_loss(model, batch: list[Doc]):
+        y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
+        w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
+        return weighted(model(batch), y, w)  # stage 1: no context module
+
+    def evaluate_alone() -> tuple[float, dict]:
         ev = _evaluate(doc_probs(tagger, dev_lone), dev_true, labels)
-        history.append({"stage": 1, "epoch": epoch + 1, "step": step, "dev_micro_f1": ev["micro_f1"]})
-        logger.info("stage 1 epoch %d dev micro-F1 %.3f (sentences alone)", epoch + 1, ev["micro_f1"])
-        if ev["micro_f1"] > best["micro_f1"]:
-            best = {**ev, "stage": 1, "epoch": epoch + 1}
-            best_state = {k: v.detach().clone() for k, v in _trainable_state(tagger).items()}
-        if step >= total:
-            break
+        return ev["micro_f1"], {**ev, "stage": 1}
+
+    ckpt = loop.RunCheckpoint(accelerator, cfg, cfg.output_dir, resume_from)
+    s1 = loop.fit(
+        accelerator,
+        model,
+        optim,
+        sched,
+        epochs=cfg.optim.epochs,
+        make_batches=lambda rng: _batches(lone, cfg.optim.batch_size, rng),
+        loss_of=sentence_loss,
+        rng=random.Random(cfg.seed),
+        grad_clip=cfg.optim.grad_clip,
+        evaluate=evaluate_alone if dev else None,
+        trainable_state=lambda: _trainable_state(tagger),
+        max_steps=cfg.optim.max_steps,
+        ckpt=ckpt,
+        log_every=cfg.log_every,
+        name="stage 1",
+    )
+    history = [{"stage": 1, **h} for h in s1.history]
+    best_state, best, step = s1.best_state, s1.best_info, s1.step
     if best_state is not None:
         _load_trainable_state(tagger, best_state)
     stage1 = dict(best)
@@ -517,7 +476,7 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
         best = _train_context(
             tagger, docs, dev, dev_mask, dev_true, cfg, weighted, best, history, layer, use_cache, accelerator
         )
-        if best["stage"] == 1:
+        if best.get("stage") == 1:
             logger.info("article context did not beat sentences alone on dev: the tagger ships without it")
             tagger.context = None
             tagger.config.context.layers = 0
@@ -567,56 +526,63 @@ def _train_context(
         time.time() - t0,
     )
 
-    params = list(tagger.context.parameters())
-    optim = torch.optim.AdamW(params, lr=cfg.optim.context_lr, weight_decay=cfg.optim.weight_decay)
-    rng = random.Random(cfg.seed + 1)
-    steps_per_epoch = accel.optimizer_steps(
+    optim = torch.optim.AdamW(
+        tagger.context.parameters(), lr=cfg.optim.context_lr, weight_decay=cfg.optim.weight_decay
+    )
+    steps_per_epoch = loop.optimizer_steps(
         accelerator, len(_batches(docs, cfg.optim.batch_size, random.Random(0)))
     )
-    sched = _schedule(
+    sched = loop.warmup_schedule(
         optim, steps_per_epoch * cfg.optim.context_epochs, cfg.optim.warmup_ratio, accelerator.num_processes
     )
     model, optim, sched = accelerator.prepare(_ArticleStage(tagger), optim, sched)
     device = accelerator.device
-    best_state = None
-    for epoch in range(cfg.optim.context_epochs):
-        tagger.context.train()
-        batches = _batches(
-            list(range(len(docs))), cfg.optim.batch_size, rng, size=lambda i: len(docs[i].texts)
-        )
-        for batch_idx in accel.epoch_batches(accelerator, batches):
-            batch = [docs[i] for i in batch_idx]
-            vectors = torch.cat([train_vec[i] for i in batch_idx])
-            y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
-            w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
-            in_article = np.concatenate([d.labelled & (not d.alone) for d in batch])
-            alone = None
-            if cfg.optim.alone_weight and in_article.any():
-                # the same sentences without their article: keeps the lone-sentence path calibrated
-                alone = torch.as_tensor(np.flatnonzero(in_article), device=device)
-            with accelerator.accumulate(model):
-                logits, lone = model(vectors, [d.length for d in batch], alone)
-                loss = weighted(logits, y, w)
-                if lone is not None:
-                    loss = loss + cfg.optim.alone_weight * weighted(lone, y[alone], w[alone])
-                accel.optimizer_step(accelerator, loss, optim, sched, params, cfg.optim.grad_clip)
+
+    def article_batches(rng: random.Random) -> list:
+        return _batches(list(range(len(docs))), cfg.optim.batch_size, rng, size=lambda i: len(docs[i].texts))
+
+    def article_loss(model, batch_idx: list[int]):
+        batch = [docs[i] for i in batch_idx]
+        vectors = torch.cat([train_vec[i] for i in batch_idx])
+        y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
+        w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
+        in_article = np.concatenate([d.labelled & (not d.alone) for d in batch])
+        alone = None
+        if cfg.optim.alone_weight and in_article.any():
+            # the same sentences without their article: keeps the lone-sentence path calibrated
+            alone = torch.as_tensor(np.flatnonzero(in_article), device=device)
+        logits, lone = model(vectors, [d.length for d in batch], alone)
+        loss = weighted(logits, y, w)
+        if lone is not None:
+            loss = loss + cfg.optim.alone_weight * weighted(lone, y[alone], w[alone])
+        return loss
+
+    def evaluate_in_articles() -> tuple[float, dict]:
         tagger.eval()
         with torch.inference_mode():
             logits = tagger(dev_vec, dev_lengths)
-        probs = torch.sigmoid(logits.float()).cpu().numpy()[dev_mask]
-        ev = _evaluate(probs, dev_true, labels)
-        history.append({"stage": 2, "epoch": epoch + 1, "dev_micro_f1": ev["micro_f1"]})
-        logger.info(
-            "stage 2 epoch %d loss %.4f dev micro-F1 %.3f (in articles)",
-            epoch + 1,
-            loss.item(),
-            ev["micro_f1"],
-        )
-        if ev["micro_f1"] > best["micro_f1"]:
-            best = {**ev, "stage": 2, "epoch": epoch + 1}
-            best_state = {k: v.detach().clone() for k, v in tagger.context.state_dict().items()}
-    if best_state is not None:
-        tagger.context.load_state_dict(best_state)
+        ev = _evaluate(torch.sigmoid(logits.float()).cpu().numpy()[dev_mask], dev_true, labels)
+        return ev["micro_f1"], {**ev, "stage": 2}
+
+    s2 = loop.fit(
+        accelerator,
+        model,
+        optim,
+        sched,
+        epochs=cfg.optim.context_epochs,
+        make_batches=article_batches,
+        loss_of=article_loss,
+        rng=random.Random(cfg.seed + 1),
+        grad_clip=cfg.optim.grad_clip,
+        evaluate=evaluate_in_articles,
+        trainable_state=tagger.context.state_dict,
+        best=best.get("micro_f1", -1.0),
+        name="stage 2",
+    )
+    history.extend({"stage": 2, **h} for h in s2.history)
+    if s2.best_state is not None:
+        tagger.context.load_state_dict(s2.best_state)
+        best = s2.best_info
     logger.info("stage 2 done in %.1f s", time.time() - t0)
     return best
 
@@ -644,7 +610,7 @@ def add_arguments(parser) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set optim.epochs=2 (repeatable)",
     )
-    accel.add_resume_argument(parser)
+    loop.add_resume_argument(parser)
 
 
 def run(args) -> int:
@@ -654,7 +620,7 @@ def run(args) -> int:
         overrides["output_dir"] = args.output_dir
     cfg = load_config(TrainTaggerConfig, args.config, overrides)
     tagger, log = train(cfg, args.resume_from)
-    if not accel.is_main_process():
+    if not loop.is_main_process():
         return 0  # the processes' models are the same: the main process saves it
     out = tagger.save_pretrained(cfg.output_dir)
     from dangtopic.models.config import to_dict

@@ -1,4 +1,4 @@
-"""The trainers under accelerate on CPU (training/accel.py): precision and device, gradient accumulation,
+"""The trainers under accelerate on CPU (training/loop.py): precision and device, gradient accumulation,
 checkpoint/resume, bf16 autocast, and the CLI under `accelerate launch`."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from test_summarizer_training import write_fake_vnds
 
 from dangtopic.models.config import ConfigError, load_config, to_dict
 from dangtopic.training import train_summarizer, train_tagger
-from dangtopic.training.accel import AccelerateConfig, RunCheckpoint, make_accelerator, resolve_precision
+from dangtopic.training.loop import AccelerateConfig, RunCheckpoint, make_accelerator, resolve_precision
 from dangtopic.training.train_summarizer import TrainSummarizerConfig
 from dangtopic.training.train_tagger import TrainTaggerConfig
 
@@ -62,12 +62,17 @@ class _Stop(Exception):
     """Stands for a run killed right after writing a checkpoint."""
 
 
+def timeless(history: list[dict]) -> list[dict]:
+    """A run's history without the wall-clock seconds of its epochs."""
+    return [{k: v for k, v in e.items() if k != "seconds"} for e in history]
+
+
 def stop_after_checkpoint(monkeypatch, step: int) -> None:
     save = RunCheckpoint.save
 
-    def save_then_stop(self, **progress):
-        save(self, **progress)
-        if progress["step"] == step:
+    def save_then_stop(self, state):
+        save(self, state)
+        if state.step == step:
             raise _Stop
 
     monkeypatch.setattr(RunCheckpoint, "save", save_then_stop)
@@ -114,7 +119,7 @@ def test_tagger_gradient_accumulation_equals_the_larger_batch(tiny_encoder_path,
         tagger_config(encoder, tmp_path, {**common, "optim.batch_size": 3, "accelerate.grad_accum_steps": 2})
     )
     assert log["steps"] == whole_log["steps"] == 4  # 12 sentences, 6 an optimizer step, 2 epochs
-    assert log["history"] == whole_log["history"]
+    assert timeless(log["history"]) == timeless(whole_log["history"])
     trained = [k for k in whole.state_dict() if "lora_" in k or k.startswith("head.")]
     for k in trained:
         torch.testing.assert_close(accumulated.state_dict()[k], whole.state_dict()[k], rtol=0, atol=1e-5)
@@ -148,7 +153,7 @@ def test_tagger_resumes_from_its_checkpoint_to_the_same_model(tiny_encoder_path,
         train_tagger.train(other, resume_from=checkpoint)
 
     tagger, log = train_tagger.train(cfg, resume_from=checkpoint)
-    assert log["steps"] == 9 and log["history"] == reference_log["history"]
+    assert log["steps"] == 9 and timeless(log["history"]) == timeless(reference_log["history"])
     assert log["best_stage"] == reference_log["best_stage"]
     expected = reference.state_dict()
     assert all(torch.equal(v, expected[k]) for k, v in tagger.state_dict().items())
@@ -176,10 +181,7 @@ def test_summarizer_accumulates_and_resumes_from_its_checkpoint(tiny_encoder_pat
             train_summarizer.train(cfg, tmp_path / "b")
     resumed = train_summarizer.train(cfg, tmp_path / "b", resume_from=tmp_path / "b" / "checkpoint")
 
-    def epochs(summ):
-        return [{k: v for k, v in e.items() if k != "seconds"} for e in summ.training_info["epochs"]]
-
-    assert epochs(resumed) == epochs(reference)
+    assert timeless(resumed.training_info["epochs"]) == timeless(reference.training_info["epochs"])
     expected = reference.scorer.state_dict()
     assert all(torch.equal(v, expected[k]) for k, v in resumed.scorer.state_dict().items())
     assert (tmp_path / "b" / "config.json").exists() and not (tmp_path / "b" / "checkpoint").exists()
@@ -285,3 +287,52 @@ def test_two_processes_train_in_data_parallel(tiny_encoder_path, tmp_path):
     assert first["log"]["processes"] == 2 and first["log"]["steps"] == 2
     for model in ("tagger", "scorer"):
         assert all(torch.equal(v, second[model][k]) for k, v in first[model].items())
+
+
+def test_warmup_schedule_linear_and_cosine():
+    from dangtopic.training.loop import warmup_schedule
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    linear = warmup_schedule(opt, 10, 0.2, processes=1).lr_lambdas[0]
+    assert [round(linear(s), 3) for s in (0, 1, 2, 6, 10)] == [0.5, 1.0, 1.0, 0.5, 0.0]
+    cosine = warmup_schedule(opt, 10, 0.1, processes=2, floor=0.05).lr_lambdas[0]  # 20 scheduler steps
+    assert [round(cosine(s), 3) for s in (0, 1, 20)] == [0.5, 1.0, 0.05]
+
+
+def test_fit_keeps_the_best_epoch_and_stops_early():
+    import random
+
+    from dangtopic.training.loop import fit, warmup_schedule
+
+    torch.manual_seed(0)
+    accelerator = make_accelerator("cpu", AccelerateConfig())
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model, opt, sched = accelerator.prepare(model, opt, warmup_schedule(opt, 20, 0.1, 1))
+    x, y = torch.randn(8, 2), torch.randn(8, 1)
+    scores = iter([0.5, 0.7, 0.6, 0.65, 0.9])
+    snapshots = []
+
+    def evaluate():
+        snapshots.append(model.weight.detach().clone())
+        return next(scores), {"n": len(snapshots)}
+
+    state = fit(
+        accelerator,
+        model,
+        opt,
+        sched,
+        epochs=10,
+        make_batches=lambda rng: [[0, 1, 2, 3], [4, 5, 6, 7]],
+        loss_of=lambda m, idx: ((m(x[idx]) - y[idx]) ** 2).mean(),
+        rng=random.Random(0),
+        grad_clip=1.0,
+        evaluate=evaluate,
+        trainable_state=model.state_dict,
+        patience=2,
+    )
+    # epochs 3 and 4 do not beat epoch 2: the run stops there, holding epoch 2's weights as the best
+    assert [h["epoch"] for h in state.history] == [1, 2, 3, 4] and state.step == 8
+    assert state.best == 0.7 and state.best_info == {"n": 2, "epoch": 2}
+    torch.testing.assert_close(state.best_state["weight"], snapshots[1])
+    assert not torch.equal(snapshots[1], snapshots[3])

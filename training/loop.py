@@ -1,6 +1,9 @@
-"""What the trainers share to run under HF accelerate (`accelerate launch -m dangtopic.cli train-tagger …`, or
-plain `dangtopic train-tagger` for one process): the Accelerator a config asks for, epochs of ready-made batches
-split across processes, the optimizer step, and checkpoint/resume of a run.
+"""The one training skeleton of both trainers: seeding, the learning-rate schedule, and `fit` (epochs of
+optimizer steps, evaluation after each epoch, the best state kept, early stopping, checkpoint/resume).
+
+Runs under HF accelerate (`accelerate launch -m dangtopic.cli train-tagger …`, or plain `dangtopic
+train-tagger` for one process): the Accelerator a config asks for, epochs of ready-made batches split across
+processes, the optimizer step.
 
 On one CPU process accelerate wraps nothing and the loop runs in fp32: a seeded run gives the same results as
 the plain PyTorch loop did. `accelerate` is imported only when a trainer runs.
@@ -10,10 +13,15 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import shutil
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 # A model card gives the GPU training time of a model trained on a GPU, and says this of one trained on CPU.
@@ -177,11 +185,11 @@ class RunCheckpoint:
         self.accelerator.load_state(str(self.resume_from), strict=False)
         return self.progress
 
-    def save(self, **progress: Any) -> None:
-        """Checkpoint the run when one is due after its optimizer step `progress["step"]` (called on every
+    def save(self, state: FitState) -> None:
+        """Checkpoint the run when one is due after its optimizer step `state.step` (called on every
         process: each saves its own RNG states)."""
-        if self.every and progress["step"] % self.every == 0:
-            self.progress = progress
+        if self.every and state.step % self.every == 0:
+            self.progress = asdict(state)
             self.accelerator.save_state(str(self.folder))
 
     def finish(self) -> None:
@@ -190,3 +198,141 @@ class RunCheckpoint:
         self.accelerator.wait_for_everyone()
         if self.every and self.accelerator.is_main_process:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch: a run on one CPU process is then repeatable bit for bit."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def warmup_schedule(optim, total: int, warmup_ratio: float, processes: int, floor: float | None = None):
+    """Linear warm-up over `warmup_ratio` of `total` optimizer steps, then a linear decay to 0, or with `floor`
+    a cosine decay to `floor` x the peak. accelerate steps a prepared scheduler once per process at every
+    optimizer step, hence `processes`."""
+    import torch
+
+    total *= processes
+    warmup = max(1, int(total * warmup_ratio))
+
+    def factor(s: int) -> float:
+        if s < warmup:
+            return (s + 1) / warmup
+        if floor is None:
+            return max(0.0, (total - s) / max(1, total - warmup))
+        progress = min(1.0, (s - warmup) / max(1, total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optim, factor)
+
+
+@dataclass
+class FitState:
+    """Where a run is: what `fit` returns and what a checkpoint saves for a resumed run to continue from."""
+
+    epoch: int = 0  # the epoch under way (0-based)
+    batch: int = 0  # batches of it done
+    step: int = 0  # optimizer steps done
+    rng: Any = None  # the batch RNG's state at the start of the epoch under way
+    loss: tuple[float, int] = (
+        0.0,
+        0,
+    )  # training loss summed over the epoch's batches so far, and their count
+    best: float = -math.inf  # the best evaluation score so far
+    best_info: dict[str, Any] = field(default_factory=dict)
+    best_state: dict[str, Any] | None = None  # trainable weights at the best evaluation (None: never beaten)
+    bad: int = 0  # evaluations since the best
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def fit(
+    accelerator,
+    model,
+    optim,
+    sched,
+    *,
+    epochs: int,
+    make_batches: Callable[[random.Random], list],
+    loss_of: Callable[[Any, Any], Any],
+    rng: random.Random,
+    grad_clip: float,
+    evaluate: Callable[[], tuple[float, dict[str, Any]]] | None = None,
+    trainable_state: Callable[[], dict[str, Any]] | None = None,
+    best: float = -math.inf,
+    patience: int = 0,
+    max_steps: int = 0,
+    ckpt: RunCheckpoint | None = None,
+    log_every: int = 0,
+    name: str = "",
+) -> FitState:
+    """Train `model` for `epochs` and return the final `FitState`.
+
+    Each epoch, `make_batches(rng)` lays out its batches (drawing any randomness from `rng`, so a resumed run
+    replays them); `loss_of(model, batch)` gives a batch's loss. After each epoch `evaluate()` gives (score,
+    info): a score above `best` keeps `trainable_state()` (copied) as `best_state` and `info` as `best_info`; `patience` evaluations
+    without one stop the run. `max_steps` caps the optimizer steps; `ckpt` checkpoints and resumes the run.
+    """
+    params = [p for group in optim.param_groups for p in group["params"]]  # what the optimizer steps: clipped
+    state = FitState(rng=rng.getstate(), best=best)
+    if ckpt is not None:
+        state = FitState(**{**asdict(state), **ckpt.resume()})  # where an interrupted run left off
+    rng.setstate(state.rng)
+    total = optimizer_steps(accelerator, len(make_batches(random.Random(0)))) * epochs
+    total = min(total, max_steps) if max_steps else total
+    t0, first = time.time(), state.step
+    while state.epoch < epochs:
+        t_epoch = time.time()
+        model.train()
+        state.rng = rng.getstate()  # a checkpoint in this epoch replays its batches from here
+        batches = epoch_batches(accelerator, make_batches(rng), state.batch)
+        for done, batch in enumerate(batches, start=state.batch + 1):
+            with accelerator.accumulate(model):
+                loss = loss_of(model, batch)
+                optimizer_step(accelerator, loss, optim, sched, params, grad_clip)
+            state.loss = (state.loss[0] + float(loss.detach()), state.loss[1] + 1)
+            state.batch = done
+            if not accelerator.sync_gradients:
+                continue
+            state.step += 1
+            if log_every and (state.step % log_every == 0 or state.step == first + 1):
+                per_step = (time.time() - t0) / (state.step - first)
+                logger.info(
+                    "%s epoch %d step %d/%d loss %.4f  %.2fs/step  eta %.1f min",
+                    name,
+                    state.epoch + 1,
+                    state.step,
+                    total,
+                    loss.item(),
+                    per_step,
+                    per_step * (total - state.step) / 60,
+                )
+            if ckpt is not None:
+                ckpt.save(state)
+            if max_steps and state.step >= max_steps:
+                break
+        entry = {
+            "epoch": state.epoch + 1,
+            "step": state.step,
+            "train_loss": round(state.loss[0] / max(state.loss[1], 1), 4),
+            "seconds": round(time.time() - t_epoch, 1),
+        }
+        state.epoch, state.batch, state.loss = state.epoch + 1, 0, (0.0, 0)
+        if evaluate is not None:
+            score, info = evaluate()
+            state.history.append({**entry, "score": round(score, 4)})
+            logger.info("%s epoch %d: %s", name, entry["epoch"], state.history[-1])
+            if score > state.best:
+                state.best, state.best_info, state.bad = score, {**info, "epoch": entry["epoch"]}, 0
+                state.best_state = {k: v.detach().clone() for k, v in trainable_state().items()}
+            else:
+                state.bad += 1
+                if patience and state.bad >= patience:
+                    logger.info("%s: early stop, no gain for %d evaluations", name, state.bad)
+                    break
+        if max_steps and state.step >= max_steps:
+            break
+    return state
