@@ -98,7 +98,7 @@ class BatchPredictor:
         model: str | Path | None = None,
         *,
         device: str = "auto",
-        fast: bool | str = False,
+        fast: bool | str | None = None,
         batch_size: int = 64,
         chunk_size: int = 32,
         topic_summaries: bool = False,

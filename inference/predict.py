@@ -99,10 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="auto",
         default=None,
-        choices=["auto", "int8", "bf16", "distilled"],
+        choices=["auto", "int8", "bf16", "distilled", "off"],
         help="faster CPU tagger: int8 quantisation or bf16 (auto: bf16 on CPUs with native bf16, else "
         "int8), or `distilled`, the 4-layer student tagger (about 3x faster again, a little less "
-        "accurate); `dangtopic benchmark` prints the speed and micro-F1 cost of each (default: off)",
+        "accurate); `dangtopic benchmark` prints the speed and micro-F1 cost of each (default: bf16 on "
+        "CPUs with native bf16 units, else off; `off`: float32 everywhere)",
     )
     parser.add_argument(
         "--title", default=None, help="heading of the HTML report (default: dangtopic report)"
@@ -381,7 +382,7 @@ def _predictor_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "model": model,
         "device": args.device,
-        "fast": args.fast or False,
+        "fast": False if args.fast == "off" else args.fast,
         "batch_size": args.batch_size,
         "topic_summaries": args.topic_summaries,
         "max_sentences": args.max_sentences,

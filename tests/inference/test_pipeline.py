@@ -316,3 +316,13 @@ def test_summariser_reads_the_taggers_lower_layers_when_they_are_the_base(tiny_e
     low = SentenceTagger.create(str(tiny_encoder_path))  # LoRA on every layer
     assert Pipeline(low, summ).shared_layers() is None
     assert Pipeline(quantize_tagger(tagger), summ).shared_layers() is None
+
+
+def test_bf16_is_the_default_only_where_the_cpu_computes_it(tiny_model_dir, monkeypatch):
+    import dangtopic.inference.speed as speed
+
+    monkeypatch.setattr(speed, "native_bf16", lambda: True)
+    assert Pipeline.from_pretrained(tiny_model_dir, device="cpu").fast == "bf16"
+    assert Pipeline.from_pretrained(tiny_model_dir, device="cpu", fast=False).fast is False
+    monkeypatch.setattr(speed, "native_bf16", lambda: False)
+    assert Pipeline.from_pretrained(tiny_model_dir, device="cpu").fast is False
