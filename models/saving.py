@@ -87,3 +87,36 @@ def verify_weights(folder: str | Path, meta: dict[str, Any]) -> None:
         except Exception as e:  # safetensors raises its own error type for a damaged file
             raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
         check_finite(state, str(path))
+
+
+def render_card(
+    body: str, *, model_name: str, base_model: str, pipeline_tag: str, tags: list[str], results: list[dict]
+) -> str:
+    """A model folder's README.md: Hugging Face card metadata (written by `huggingface_hub.ModelCard`) above
+    `body`. `results` are dicts of `dataset`, `metric` (e.g. "f1"), `name` and `value`."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    data = ModelCardData(
+        model_name=model_name,
+        language=["vi"],
+        license="apache-2.0",
+        library_name="dangtopic",
+        pipeline_tag=pipeline_tag,
+        tags=tags,
+        base_model="intfloat/multilingual-e5-small" if "e5-small" in base_model else base_model,
+        datasets=["VNDS (VietNews)", "dangtopic hand labels (round 2 + v1)"],
+        metrics=sorted({r["metric"] for r in results}) or None,
+        eval_results=[
+            EvalResult(
+                task_type=pipeline_tag,
+                dataset_type=r["dataset"],
+                dataset_name=r["dataset"],
+                metric_type=r["metric"],
+                metric_name=r["name"],
+                metric_value=r["value"],
+            )
+            for r in results
+        ]
+        or None,
+    )
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))

@@ -22,6 +22,7 @@ import numpy as np
 from dangtopic.data.captions import caption_sentences
 from dangtopic.data.rouge import ROUGE_TYPES, RougeAccumulator, greedy_oracle, lead
 from dangtopic.data.vnds import VndsArticle, iter_vnds_lines, parse_vnds_record
+from dangtopic.models.saving import render_card
 from dangtopic.models.summarizer import (
     DEFAULT_SUMMARIZER_DIR,
     ExtractiveSummarizer,
@@ -293,7 +294,24 @@ def model_card(summ: ExtractiveSummarizer, result: dict[str, Any], command: str)
         "- ROUGE against the VNDS abstract rewards lead-like sentences; it is not a faithfulness measure.",
         "",
     ]
-    return "\n".join(parts)
+    model = result["systems"]["Model"]["syllable"]
+    results = [
+        {
+            "dataset": f"vnds-{result['split']}",
+            "metric": "rouge",
+            "name": f"{name} (syllable F1 x 100)",
+            "value": model[key],
+        }
+        for key, name in (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeL", "ROUGE-L"))
+    ]
+    return render_card(
+        "\n".join(parts),
+        model_name="dangtopic extractive summarizer",
+        base_model=cfg.encoder.name,
+        pipeline_tag="summarization",
+        tags=["extractive-summarization", "news"],
+        results=results,
+    )
 
 
 def _length_note(max_length: int, info: dict[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from dangtopic.data.labels import SEED_FILE
+from dangtopic.models import saving
 from dangtopic.training.loop import GPU_TIME_NOT_MEASURED
 from dangtopic.training.metrics import format_report, multilabel_report, tune_thresholds
 
@@ -251,42 +252,23 @@ def render(out: dict) -> str:
     return "\n".join(chunks)
 
 
-def card_metadata(out: dict) -> dict:
-    """Model-card YAML metadata (Hugging Face card conventions): language, base model, task, metrics."""
-    tagger = out["tagger"]
-    metrics = []
-    for name, rep in out["results"].items():
-        for system in (MODEL, ALONE, "keyword rules"):
-            if system in rep:
-                metrics.append(
-                    {
-                        "type": "f1",
-                        "name": f"micro-F1 {name} ({system})",
-                        "value": round(rep[system]["micro_f1"], 4),
-                    }
-                )
-    return {
-        "language": ["vi"],
-        "license": "apache-2.0",
-        "library_name": "dangtopic",
-        "pipeline_tag": "text-classification",
-        "tags": ["multi-label", "sentence-classification", "article-context"],
-        "base_model": "intfloat/multilingual-e5-small"
-        if "e5-small" in tagger.config.encoder.name
-        else tagger.config.encoder.name,
-        "datasets": ["VNDS (VietNews)", "dangtopic round-2 + v1 hand labels"],
-        "model-index": [
-            {
-                "name": "dangtopic tagger",
-                "results": [{"task": {"type": "text-classification"}, "metrics": metrics}],
-            }
-        ],
-    }
+def card_results(out: dict) -> list[dict]:
+    """The card's metadata results: micro-F1 of the tagger, alone and of the keyword rules, per test set."""
+    return [
+        {
+            "dataset": name,
+            "metric": "f1",
+            "name": f"micro-F1 ({system})",
+            "value": round(rep[system]["micro_f1"], 4),
+        }
+        for name, rep in out["results"].items()
+        for system in (MODEL, ALONE, "keyword rules")
+        if system in rep
+    ]
 
 
 def render_card(out: dict, command: str) -> str:
-    import yaml
-
+    """README.md of an evaluated tagger: metadata, architecture, training and the evaluation tables."""
     tagger = out["tagger"]
     labels = out["labels"]
     cfg = tagger.config
@@ -294,9 +276,6 @@ def render_card(out: dict, command: str) -> str:
     training = tagger.metrics.get("training", {})
     ctx = cfg.context
     lines = [
-        "---",
-        yaml.safe_dump(card_metadata(out), allow_unicode=True, sort_keys=False).strip(),
-        "---",
         "# dangtopic sentence topic tagger",
         "",
         "Multi-label topic tags for sentences of Vietnamese Party-building news: "
@@ -357,7 +336,14 @@ def render_card(out: dict, command: str) -> str:
         " agree at micro-F1 0.99, not the referee's hand labels (`data/labels/README.md`); the v1 labels in the"
         " test split are one pass, the round-2 ones two passes adjudicated.",
     ]
-    return "\n".join(lines) + "\n"
+    return saving.render_card(
+        "\n".join(lines) + "\n",
+        model_name="dangtopic tagger",
+        base_model=cfg.encoder.name,
+        pipeline_tag="text-classification",
+        tags=["multi-label", "sentence-classification", "article-context"],
+        results=card_results(out),
+    )
 
 
 def add_arguments(parser) -> None:

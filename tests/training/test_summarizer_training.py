@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dangtopic.data.vnds import iter_vnds
 from dangtopic.models.config import ConfigError, load_config
@@ -141,7 +142,11 @@ def test_evaluate_prints_all_systems_and_writes_card(fake_vnds, tiny_encoder_pat
     table = format_table(result, "dangtopic evaluate-summarizer --limit 4")
     assert "| LEAD-3 |" in table and "--limit 4" in table and "Targets:" in table
     card = model_card(summ, result, "cmd")
-    assert card.startswith("# dangtopic extractive summarizer") and "| Oracle |" in card
+    assert "\n# dangtopic extractive summarizer" in card and "| Oracle |" in card
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["pipeline_tag"] == "summarization" and meta["language"] == ["vi"]
+    rouge = {m["name"]: m["value"] for r in meta["model-index"][0]["results"] for m in r["metrics"]}
+    assert rouge["ROUGE-1 (syllable F1 x 100)"] == systems["Model"]["syllable"]["rouge1"]
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "a.txt").write_text(
