@@ -50,13 +50,39 @@ def check_device(device: str) -> None:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
 
 
-def add_resume_argument(parser) -> None:
+def add_arguments(parser, default_config: Path | None = None) -> None:
+    """The flags of every training command: `--config`, `--output-dir`, `--set KEY=VALUE`, `--resume-from`."""
+    parser.add_argument(
+        "--config",
+        required=default_config is None,
+        default=str(default_config) if default_config else None,
+        help="YAML training config (only what differs from the defaults)",
+    )
+    parser.add_argument("--output-dir", help="where to save the trained model (overrides the config)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.epochs=2 (repeatable)",
+    )
     parser.add_argument(
         "--resume-from",
         metavar="DIR",
         help="continue an interrupted run, with its config, from its checkpoint folder "
         "(<output_dir>/checkpoint, written every accelerate.checkpoint_every optimizer steps)",
     )
+
+
+def config_from_args(cls, args):
+    """The training config of a command line: its YAML `--config`, `--set` overrides and `--output-dir`,
+    validated by `cls`."""
+    from dangtopic.models.config import load_config, parse_override
+
+    overrides = dict(parse_override(s) for s in args.set)
+    if args.output_dir:
+        overrides["output_dir"] = args.output_dir
+    return load_config(cls, args.config, overrides)
 
 
 def is_main_process() -> bool:

@@ -24,7 +24,7 @@ import torch
 
 from dangtopic.data.rouge import RougeAccumulator, greedy_oracle, ngrams, syllables
 from dangtopic.data.vnds import iter_vnds
-from dangtopic.models.config import load_config, parse_override, to_dict
+from dangtopic.models.config import to_dict
 from dangtopic.models.encoder import cache_dir
 from dangtopic.models.summarizer import (
     FEATURES,
@@ -537,24 +537,12 @@ def default_config_path() -> Path:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", default=str(default_config_path()), help="YAML training config")
-    parser.add_argument("--output-dir", help="where to save the trained summariser (overrides the config)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set data.train_articles=2000 (repeatable)",
-    )
-    loop.add_resume_argument(parser)
+    loop.add_arguments(parser, default_config_path())
 
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = dict(parse_override(o) for o in args.set)
-    if args.output_dir:
-        overrides["output_dir"] = args.output_dir
-    cfg = load_config(TrainSummarizerConfig, args.config, overrides)
+    cfg = loop.config_from_args(TrainSummarizerConfig, args)
     summ = train(cfg, resume_from=args.resume_from)
     if not loop.is_main_process():
         return 0

@@ -27,7 +27,6 @@ import numpy as np
 from torch import nn
 
 from dangtopic.data.labels import SEED_FILE, load_labelled, sentence_key
-from dangtopic.models.config import load_config, parse_override
 from dangtopic.models.tagger import SentenceTagger, TaggerConfig
 from dangtopic.training import loop
 
@@ -601,24 +600,12 @@ def _load_trainable_state(tagger: SentenceTagger, state: dict) -> None:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", required=True, help="YAML training config (e.g. configs/tagger.yaml)")
-    parser.add_argument("--output-dir", help="where to save the trained tagger (overrides the config)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set optim.epochs=2 (repeatable)",
-    )
-    loop.add_resume_argument(parser)
+    loop.add_arguments(parser)
 
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    overrides = dict(parse_override(s) for s in args.set)
-    if args.output_dir:
-        overrides["output_dir"] = args.output_dir
-    cfg = load_config(TrainTaggerConfig, args.config, overrides)
+    cfg = loop.config_from_args(TrainTaggerConfig, args)
     tagger, log = train(cfg, args.resume_from)
     if not loop.is_main_process():
         return 0  # the processes' models are the same: the main process saves it
