@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         choices=["auto", "int8", "bf16", "distilled", "off"],
         help="faster CPU tagger: int8 quantisation or bf16 (auto: bf16 on CPUs with native bf16, else "
-        "int8), or `distilled`, the 4-layer student tagger (about 3x faster again, a little less "
+        "the distilled student, or int8 where none is shipped), or `distilled`, the 4-layer student tagger (about 3x faster again, a little less "
         "accurate); `dangtopic benchmark` prints the speed and micro-F1 cost of each (default: bf16 on "
         "CPUs with native bf16 units, else off; `off`: float32 everywhere)",
     )

@@ -90,7 +90,14 @@ def verify_weights(folder: str | Path, meta: dict[str, Any]) -> None:
 
 
 def render_card(
-    body: str, *, model_name: str, base_model: str, pipeline_tag: str, tags: list[str], results: list[dict]
+    body: str,
+    *,
+    model_name: str,
+    base_model: str,
+    pipeline_tag: str,
+    tags: list[str],
+    datasets: list[str],
+    results: list[dict],
 ) -> str:
     """A model folder's README.md: Hugging Face card metadata (written by `huggingface_hub.ModelCard`) above
     `body`. `results` are dicts of `dataset`, `metric` (e.g. "f1"), `name` and `value`."""
@@ -104,7 +111,7 @@ def render_card(
         pipeline_tag=pipeline_tag,
         tags=tags,
         base_model="intfloat/multilingual-e5-small" if "e5-small" in base_model else base_model,
-        datasets=["VNDS (VietNews)", "dangtopic hand labels (round 2 + v1)"],
+        datasets=datasets,
         metrics=sorted({r["metric"] for r in results}) or None,
         eval_results=[
             EvalResult(

@@ -310,6 +310,7 @@ def model_card(summ: ExtractiveSummarizer, result: dict[str, Any], command: str)
         base_model=cfg.encoder.name,
         pipeline_tag="summarization",
         tags=["extractive-summarization", "news"],
+        datasets=["VNDS (VietNews)"],
         results=results,
     )
 

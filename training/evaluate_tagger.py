@@ -342,6 +342,7 @@ def render_card(out: dict, command: str) -> str:
         base_model=cfg.encoder.name,
         pipeline_tag="text-classification",
         tags=["multi-label", "sentence-classification", "article-context"],
+        datasets=["VNDS (VietNews)", "dangtopic hand labels (round 2 + v1)"],
         results=card_results(out),
     )
 

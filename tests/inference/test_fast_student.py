@@ -45,12 +45,17 @@ def test_distilled_uses_student(model_with_student, monkeypatch, bf16):
     assert same >= (0.8 if bf16 else 1.0)
 
 
-def test_precision_paths_keep_full_tagger(model_with_student):
-    for method in ("int8", True):
-        fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast=method)
-        assert fast.fast in {"int8", "bf16"}
-        assert len(fast.tagger.encoder.encoder.layer) == 2
+def test_precision_paths_keep_full_tagger(model_with_student, monkeypatch):
+    fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast="int8")
+    assert fast.fast == "int8" and len(fast.tagger.encoder.encoder.layer) == 2
+    monkeypatch.setattr(speed, "native_bf16", lambda: True)
+    fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast=True)
+    assert fast.fast == "bf16" and len(fast.tagger.encoder.encoder.layer) == 2
+    # without native bf16, `auto` takes the student (faster and more accurate than int8), else int8
+    monkeypatch.setattr(speed, "native_bf16", lambda: False)
+    assert Pipeline.from_pretrained(model_with_student, device="cpu", fast="auto").fast == "distilled"
     shutil.rmtree(model_with_student / FAST_TAGGER)
+    assert Pipeline.from_pretrained(model_with_student, device="cpu", fast=True).fast == "int8"
     with pytest.raises(FileNotFoundError, match="distilled"):
         Pipeline.from_pretrained(model_with_student, device="cpu", fast="distilled")
 
