@@ -342,7 +342,7 @@ class Pipeline:
         if tok is None or spec is None or not texts:
             return list(texts), list(range(len(texts))), set()
         max_len = int(spec.max_length)
-        prepared = self.tagger.prepare(texts)
+        prepared = self.tagger.encoder.prepare(texts)
         lengths = [
             len(ids)
             for ids in tok(prepared, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]

@@ -27,9 +27,9 @@ def _check_cpu(tagger) -> None:
 
 
 def _merge_lora(tagger) -> None:
-    if hasattr(tagger.encoder, "merge_and_unload"):
+    if hasattr(tagger.encoder.model, "merge_and_unload"):
         # An unmerged LoRA model (fresh from `create`): fold the adapter into the base weights first.
-        tagger.encoder = tagger.encoder.merge_and_unload()
+        tagger.encoder.model = tagger.encoder.model.merge_and_unload()
 
 
 def quantize_tagger(tagger):

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from dangtopic.models.config import ConfigError
 
@@ -380,56 +381,93 @@ def pool(states, attention_mask, pooling: str = "mean"):
     return states[:, 0] if pooling == "cls" else mean_pool(states, attention_mask)
 
 
-def prepare_texts(texts: list[str], spec: EncoderSpec) -> list[str]:
-    """Normalised texts with the encoder's input conventions: word segmentation if asked, the prefix."""
-    from dangtopic.data.text import normalize_sentence
+class SentenceEncoder(nn.Module):
+    """A base encoder with its tokenizer and input conventions (`EncoderSpec`): texts in, pooled sentence
+    vectors out. Every sentence embedding of the package goes through one.
 
-    out = [normalize_sentence(t) for t in texts]
-    if spec.word_segment:
-        from underthesea import word_tokenize
+    `model` is the transformers model (a peft model while LoRA is being trained); `embed` is the inference
+    path, `forward` the training one.
+    """
 
-        out = [word_tokenize(t, format="text") for t in out]
-    return [spec.prefix + t for t in out]
+    def __init__(self, model, tokenizer, spec: EncoderSpec, fingerprint: str):
+        super().__init__()
+        self.model, self.tokenizer, self.spec, self.fingerprint = model, tokenizer, spec, fingerprint
 
+    @classmethod
+    def load(cls, spec: EncoderSpec, num_layers: int | None = None) -> SentenceEncoder:
+        """The encoder `spec.name` names (hub id, folder, or the offline e5 default), cut to `num_layers`."""
+        model, tokenizer, fingerprint = load_encoder(spec.name)
+        truncate_layers(model, num_layers)
+        return cls(model, tokenizer, spec, fingerprint)
 
-def embed_texts(
-    model, tokenizer, texts: list[str], spec: EncoderSpec, batch_size: int = 64, taps: tuple[int, ...] = ()
-):
-    """Pooled sentence vectors [n, H] in float32: every sentence embedding of the package goes through here.
+    @property
+    def config(self):
+        """The transformers config (`hidden_size`, `num_hidden_layers`)."""
+        return self.model.config
 
-    `taps` also returns the pooled states after each listed number of layers, from the same pass: the
-    pipeline's summariser reads the tagger's lower layers this way instead of encoding the article again.
-    With taps the result is `(vectors, [tap vectors, ...])`.
+    def prepare(self, texts: list[str]) -> list[str]:
+        """Normalised texts with the encoder's input conventions: word segmentation if asked, the prefix."""
+        from dangtopic.data.text import normalize_sentence
 
-    Batches hold texts of similar token length, padded by hand (`tokenizer.pad` costs more in Python
-    bookkeeping than a short batch costs to encode), so they carry little padding."""
-    import torch
+        out = [normalize_sentence(t) for t in texts]
+        if self.spec.word_segment:
+            from underthesea import word_tokenize
 
-    device = next(model.parameters()).device
-    ids = (
-        tokenizer(prepare_texts(texts, spec), truncation=True, max_length=spec.max_length)["input_ids"]
-        if texts
-        else []
-    )
-    order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-    out = [torch.zeros(len(texts), model.config.hidden_size) for _ in range(1 + len(taps))]
-    pad_id = tokenizer.pad_token_id or 0
-    left = getattr(tokenizer, "padding_side", "right") == "left"
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            width = max(len(ids[i]) for i in chunk)
-            input_ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, i in enumerate(chunk):
-                cols = slice(width - len(ids[i]), width) if left else slice(0, len(ids[i]))
-                input_ids[row, cols] = ids[i]
-                mask[row, cols] = 1
-            input_t, mask_t = torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device)
-            res = model(input_ids=input_t, attention_mask=mask_t, output_hidden_states=bool(taps))
-            states = [res.last_hidden_state] + [res.hidden_states[k] for k in taps]
-            rows = torch.tensor(chunk)
-            for o, s in zip(out, states, strict=True):
-                # Pool in float32 whatever the encoder's dtype.
-                o[rows] = pool(s.float(), mask_t, spec.pooling).cpu()
-    return (out[0], out[1:]) if taps else out[0]
+            out = [word_tokenize(t, format="text") for t in out]
+        return [self.spec.prefix + t for t in out]
+
+    def tokenize(self, texts: list[str]):
+        """A padded tensor batch (the training path)."""
+        return self.tokenizer(
+            self.prepare(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.spec.max_length,
+            return_tensors="pt",
+        )
+
+    def forward(self, input_ids, attention_mask):
+        """Pooled sentence vectors [batch, H] of a tokenised batch, with gradients (the training path)."""
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        return pool(out.last_hidden_state, attention_mask, self.spec.pooling)
+
+    def embed(self, texts: list[str], batch_size: int = 64, taps: tuple[int, ...] = ()):
+        """Pooled sentence vectors [n, H] in float32 on CPU, without gradients.
+
+        `taps` also returns the pooled states after each listed number of layers, from the same pass: the
+        pipeline's summariser reads the tagger's lower layers this way instead of encoding the article again.
+        With taps the result is `(vectors, [tap vectors, ...])`.
+
+        Batches hold texts of similar token length, padded by hand (`tokenizer.pad` costs more in Python
+        bookkeeping than a short batch costs to encode), so they carry little padding."""
+        import torch
+
+        model, spec = self.model, self.spec
+        device = next(model.parameters()).device
+        ids = (
+            self.tokenizer(self.prepare(texts), truncation=True, max_length=spec.max_length)["input_ids"]
+            if texts
+            else []
+        )
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        out = [torch.zeros(len(texts), model.config.hidden_size) for _ in range(1 + len(taps))]
+        pad_id = self.tokenizer.pad_token_id or 0
+        left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                width = max(len(ids[i]) for i in chunk)
+                input_ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
+                mask = np.zeros((len(chunk), width), dtype=np.int64)
+                for row, i in enumerate(chunk):
+                    cols = slice(width - len(ids[i]), width) if left else slice(0, len(ids[i]))
+                    input_ids[row, cols] = ids[i]
+                    mask[row, cols] = 1
+                input_t, mask_t = torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device)
+                res = model(input_ids=input_t, attention_mask=mask_t, output_hidden_states=bool(taps))
+                states = [res.last_hidden_state] + [res.hidden_states[k] for k in taps]
+                rows = torch.tensor(chunk)
+                for o, h in zip(out, states, strict=True):
+                    # Pool in float32 whatever the encoder's dtype.
+                    o[rows] = pool(h.float(), mask_t, spec.pooling).cpu()
+        return (out[0], out[1:]) if taps else out[0]

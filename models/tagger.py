@@ -26,14 +26,7 @@ from torch import nn
 
 from dangtopic import LABELS
 from dangtopic.models.config import from_dict, to_dict
-from dangtopic.models.encoder import (
-    EncoderSpec,
-    embed_texts,
-    load_encoder,
-    pool,
-    prepare_texts,
-    truncate_layers,
-)
+from dangtopic.models.encoder import EncoderSpec, SentenceEncoder, pool
 from dangtopic.models.saving import (
     read_saved_config,
     verify_weights,
@@ -187,16 +180,14 @@ class SentenceTagger(nn.Module):
     `save_pretrained`.
     """
 
-    def __init__(self, config: TaggerConfig, encoder, tokenizer, head, fingerprint: str, metrics=None):
+    def __init__(self, config: TaggerConfig, encoder: SentenceEncoder, head, metrics=None):
         super().__init__()
         self.config = config
         self.encoder = encoder
-        self.tokenizer = tokenizer
         self.context = (
             ArticleContext(encoder.config.hidden_size, config.context) if config.context.layers else None
         )
         self.head = head
-        self.fingerprint = fingerprint
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.fast_method: str | None = None  # set by `dangtopic.inference.speed.make_fast`
 
@@ -213,12 +204,10 @@ class SentenceTagger(nn.Module):
             if not hasattr(config, key):
                 raise ValueError(f"unknown TaggerConfig option {key!r}")
             setattr(config, key, value)
-        base, tokenizer, fingerprint = load_encoder(config.encoder.name)
-        truncate_layers(base, config.num_layers)
+        encoder = SentenceEncoder.load(config.encoder, config.num_layers)
         if config.lora.r > 0:
-            base = _add_lora(base, config.lora)
-        head = _make_head(base.config.hidden_size, config)
-        return cls(config, base, tokenizer, head, fingerprint)
+            encoder.model = _add_lora(encoder.model, config.lora)
+        return cls(config, encoder, _make_head(encoder.config.hidden_size, config))
 
     @classmethod
     def from_pretrained(
@@ -231,17 +220,16 @@ class SentenceTagger(nn.Module):
         meta = read_saved_config(folder, KIND, "tagger")
         verify_weights(folder, meta)
         config = from_dict(TaggerConfig, meta["config"])
-        base, tokenizer, fingerprint = load_encoder(config.encoder.name)
-        warn_fingerprint_mismatch(meta, fingerprint, "tagger", "predictions")
-        truncate_layers(base, config.num_layers)
+        encoder = SentenceEncoder.load(config.encoder, config.num_layers)
+        warn_fingerprint_mismatch(meta, encoder.fingerprint, "tagger", "predictions")
         if (folder / "adapter").exists():
             from peft import PeftModel
 
-            base = PeftModel.from_pretrained(base, folder / "adapter")
+            encoder.model = PeftModel.from_pretrained(encoder.model, folder / "adapter")
             if merge:
-                base = base.merge_and_unload()
-        head = _make_head(base.config.hidden_size, config)
-        tagger = cls(config, base, tokenizer, head, fingerprint, metrics=meta.get("metrics"))
+                encoder.model = encoder.model.merge_and_unload()
+        head = _make_head(encoder.config.hidden_size, config)
+        tagger = cls(config, encoder, head, metrics=meta.get("metrics"))
         missing, unexpected = tagger.load_state_dict(load_file(folder / "head.safetensors"), strict=False)
         missing = [k for k in missing if not k.startswith("encoder.")]
         if missing or unexpected:
@@ -258,8 +246,8 @@ class SentenceTagger(nn.Module):
 
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        if hasattr(self.encoder, "peft_config"):
-            self.encoder.save_pretrained(folder / "adapter")
+        if hasattr(self.encoder.model, "peft_config"):
+            self.encoder.model.save_pretrained(folder / "adapter")
             # peft records the absolute path of the base; the config's encoder name is what we load by.
             cfg_file = folder / "adapter" / "adapter_config.json"
             adapter_cfg = json.loads(cfg_file.read_text())
@@ -268,8 +256,8 @@ class SentenceTagger(nn.Module):
             # peft's boilerplate card names the local base path; the folder's README.md is the real card.
             (folder / "adapter" / "README.md").unlink(missing_ok=True)
         elif self.config.lora.r == 0:
-            self.encoder.save_pretrained(folder / "encoder")
-            self.tokenizer.save_pretrained(folder / "encoder")
+            self.encoder.model.save_pretrained(folder / "encoder")
+            self.encoder.tokenizer.save_pretrained(folder / "encoder")
         save_file(
             {
                 k: v.detach().cpu().contiguous()
@@ -283,7 +271,7 @@ class SentenceTagger(nn.Module):
             "labels": list(self.config.labels),
             "thresholds": {lab: self.config.threshold(lab) for lab in self.config.labels},
             "base_encoder": self.config.encoder.name,
-            "base_fingerprint": self.fingerprint,
+            "base_fingerprint": self.encoder.fingerprint,
             "config": to_dict(self.config),
             "metrics": self.metrics,
         }
@@ -312,37 +300,29 @@ class SentenceTagger(nn.Module):
         return np.array([self.config.threshold(lab) for lab in self.config.labels], dtype=np.float32)
 
     @property
+    def tokenizer(self):
+        return self.encoder.tokenizer
+
+    @property
+    def fingerprint(self) -> str:
+        """The base encoder's fingerprint (which weights the tagger was built on)."""
+        return self.encoder.fingerprint
+
+    @property
     def device(self):
         return next(self.encoder.parameters()).device  # int8 heads have no parameters
 
-    def prepare(self, texts: list[str]) -> list[str]:
-        """Normalise and apply the encoder's input conventions (prefix, word segmentation)."""
-        return prepare_texts(texts, self.config.encoder)
-
-    def tokenize(self, texts: list[str]):
-        return self.tokenizer(
-            self.prepare(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.config.encoder.max_length,
-            return_tensors="pt",
-        )
-
-    def pool(self, batch):
-        """Pooled sentence vectors [batch, H] of a tokenised batch (the training path)."""
-        out = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        return pool(out.last_hidden_state, batch["attention_mask"], self.config.encoder.pooling)
-
     def hidden_below(self, batch, layer: int):
         """Hidden states entering encoder layer `layer` (frozen part), for caching during training."""
-        out = self.encoder(
+        out = self.encoder.model(
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True
         )
         return out.hidden_states[layer]
 
     def pool_from(self, hidden, attention_mask, layer: int):
         """Sentence vectors from hidden states entering layer `layer` (the cached-training path)."""
-        bert = self.encoder.get_base_model() if hasattr(self.encoder, "get_base_model") else self.encoder
+        model = self.encoder.model
+        bert = model.get_base_model() if hasattr(model, "get_base_model") else model
         from transformers.masking_utils import create_bidirectional_mask
 
         # Positional on purpose: the keyword names changed across transformers 5.x releases.
@@ -361,8 +341,7 @@ class SentenceTagger(nn.Module):
     # ------------------------------------------------------------------ inference
     def embed(self, texts: list[str], batch_size: int = 64):
         """Sentence vectors [n, H] on the model's device, in the encoder's dtype (the heads' input)."""
-        vectors = embed_texts(self.encoder, self.tokenizer, texts, self.config.encoder, batch_size)
-        return vectors.to(self.device, next(self.encoder.parameters()).dtype)
+        return self.encoder.embed(texts, batch_size).to(self.device, next(self.encoder.parameters()).dtype)
 
     def base_layers(self) -> int:
         """How many of the encoder's first layers still hold the base encoder's own weights (neither
@@ -410,7 +389,7 @@ class SentenceTagger(nn.Module):
             return np.zeros((0, len(self.config.labels)), dtype=np.float32), torch.zeros(0, hidden)
         self.eval()
         taps = () if tap is None else (tap,)
-        vectors = embed_texts(self.encoder, self.tokenizer, texts, self.config.encoder, batch_size, taps)
+        vectors = self.encoder.embed(texts, batch_size, taps)
         vectors, tapped = (vectors[0], vectors[1][0]) if taps else (vectors, None)
         with torch.inference_mode():
             logits = self(vectors.to(self.device, next(self.encoder.parameters()).dtype), lengths)

@@ -42,19 +42,16 @@ class E5Embedder:
     """Plain e5 sentence embeddings (all layers, `passage: ` prefix, mean pool, L2) for TextRank."""
 
     def __init__(self, name: str | None = None, max_length: int = 64, batch_size: int = 64) -> None:
-        from dangtopic.models.encoder import EncoderSpec, load_encoder
+        from dangtopic.models.encoder import EncoderSpec, SentenceEncoder
 
-        self.model, self.tokenizer, self.fingerprint = load_encoder(name)
-        self.model.eval()
-        self.spec = EncoderSpec(**({"name": name} if name else {}), max_length=max_length)
+        spec = EncoderSpec(**({"name": name} if name else {}), max_length=max_length)
+        self.encoder = SentenceEncoder.load(spec).eval()
         self.batch_size = batch_size
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        from dangtopic.models.encoder import embed_texts
-
-        emb = embed_texts(self.model, self.tokenizer, texts, self.spec, self.batch_size)
+        emb = self.encoder.embed(texts, self.batch_size)
         return torch.nn.functional.normalize(emb, dim=-1).numpy()
 
 

@@ -79,11 +79,10 @@ def _frozen_embeddings(texts: list[str], encoder_name: str | None) -> np.ndarray
     """L2-normalised e5 sentence embeddings of the untouched base encoder (the frozen-e5 baseline)."""
     import torch
 
-    from dangtopic.models.encoder import EncoderSpec, embed_texts, load_encoder
+    from dangtopic.models.encoder import EncoderSpec, SentenceEncoder
 
-    model, tok, _ = load_encoder(encoder_name)
-    spec = EncoderSpec(**({"name": encoder_name} if encoder_name else {}))
-    return torch.nn.functional.normalize(embed_texts(model.eval(), tok, texts, spec), dim=-1).numpy()
+    encoder = SentenceEncoder.load(EncoderSpec(**({"name": encoder_name} if encoder_name else {}))).eval()
+    return torch.nn.functional.normalize(encoder.embed(texts), dim=-1).numpy()
 
 
 def evaluate(

@@ -208,7 +208,7 @@ def cache_frozen_states(tagger: SentenceTagger, texts: list[str], layer: int, ba
     with torch.inference_mode():
         for s in range(0, len(order), batch_size):
             idx = order[s : s + batch_size]
-            batch = tagger.tokenize([texts[i] for i in idx]).to(tagger.device)
+            batch = tagger.encoder.tokenize([texts[i] for i in idx]).to(tagger.device)
             hidden = tagger.hidden_below(batch, layer)
             lengths = batch["attention_mask"].sum(1).tolist()
             for j, i in enumerate(idx):
@@ -261,7 +261,8 @@ def _pooled(tagger: SentenceTagger, docs: list[Doc], layer: int, use_cache: bool
             hidden, mask = _stack_cached([cached[i] for i in idx], tagger.device)
             vec = tagger.pool_from(hidden, mask, layer)
         else:
-            vec = tagger.pool(tagger.tokenize([texts[i] for i in idx]).to(tagger.device))
+            batch = tagger.encoder.tokenize([texts[i] for i in idx]).to(tagger.device)
+            vec = tagger.encoder(batch["input_ids"], batch["attention_mask"])
         for j, i in enumerate(idx):
             out[i] = vec[j]
     return torch.stack(out)

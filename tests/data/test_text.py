@@ -64,7 +64,7 @@ def test_invisible_insertions_never_change_tokens_or_labels(tiny_tagger, sentenc
     for pos, ch in sorted(inserts, reverse=True):
         pos %= len(attacked) + 1
         attacked = attacked[:pos] + ch + attacked[pos:]
-    clean, dirty = tiny_tagger.tokenize([sentence]), tiny_tagger.tokenize([attacked])
+    clean, dirty = tiny_tagger.encoder.tokenize([sentence]), tiny_tagger.encoder.tokenize([attacked])
     assert dirty["input_ids"].tolist() == clean["input_ids"].tolist()
     a, b = tiny_tagger.predict([sentence, attacked])
     assert a.labels == b.labels and a.scores == b.scores

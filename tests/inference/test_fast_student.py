@@ -28,8 +28,8 @@ def test_distilled_uses_student(model_with_student, monkeypatch, bf16):
     monkeypatch.setattr(speed, "native_bf16", lambda: bf16)
     full = Pipeline.from_pretrained(model_with_student, device="cpu")
     fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast="distilled")
-    assert len(full.tagger.encoder.encoder.layer) == 2
-    assert len(fast.tagger.encoder.encoder.layer) == 1
+    assert len(full.tagger.encoder.model.encoder.layer) == 2
+    assert len(fast.tagger.encoder.model.encoder.layer) == 1
     dtypes = {p.dtype for p in fast.tagger.encoder.parameters()}
     if bf16:
         assert fast.fast == "distilled+bf16" and dtypes == {torch.bfloat16}
@@ -47,10 +47,10 @@ def test_distilled_uses_student(model_with_student, monkeypatch, bf16):
 
 def test_precision_paths_keep_full_tagger(model_with_student, monkeypatch):
     fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast="int8")
-    assert fast.fast == "int8" and len(fast.tagger.encoder.encoder.layer) == 2
+    assert fast.fast == "int8" and len(fast.tagger.encoder.model.encoder.layer) == 2
     monkeypatch.setattr(speed, "native_bf16", lambda: True)
     fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast=True)
-    assert fast.fast == "bf16" and len(fast.tagger.encoder.encoder.layer) == 2
+    assert fast.fast == "bf16" and len(fast.tagger.encoder.model.encoder.layer) == 2
     # without native bf16, `auto` takes the student (faster and more accurate than int8), else int8
     monkeypatch.setattr(speed, "native_bf16", lambda: False)
     assert Pipeline.from_pretrained(model_with_student, device="cpu", fast="auto").fast == "distilled"
@@ -76,7 +76,7 @@ def test_model_dirs_match_what_from_pretrained_loads(model_with_student):
     fast = Pipeline.from_pretrained(model_with_student, device="cpu", fast="distilled")
     # The folder model_dirs names is the one loaded: the one-layer student, not the two-layer tagger.
     assert (
-        len(fast.tagger.encoder.encoder.layer)
-        == len(SentenceTagger.from_pretrained(tagger_dir).encoder.encoder.layer)
+        len(fast.tagger.encoder.model.encoder.layer)
+        == len(SentenceTagger.from_pretrained(tagger_dir).encoder.model.encoder.layer)
         == 1
     )

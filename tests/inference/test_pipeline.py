@@ -120,7 +120,7 @@ def test_over_long_sentence_is_windowed_and_max_pooled(pipe):
     assert split == {1} and owners.count(1) >= 3
     # Every word is covered and no window exceeds the encoder limit.
     max_len = pipe.tagger.config.encoder.max_length
-    enc = pipe.tagger.tokenizer(pipe.tagger.prepare(pieces), truncation=False)["input_ids"]
+    enc = pipe.tagger.tokenizer(pipe.tagger.encoder.prepare(pieces), truncation=False)["input_ids"]
     assert all(len(ids) <= max_len for ids in enc)
     win_words = [w for p, o in zip(pieces, owners, strict=True) if o == 1 for w in p.split()]
     assert set(win_words) == set(long.split())

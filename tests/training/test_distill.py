@@ -75,12 +75,12 @@ def test_distilled_student_keeps_first_layers_and_round_trips(distill_data, tiny
         },
     )
     student, log = train(cfg)
-    assert len(student.encoder.base_model.model.encoder.layer) == 1
+    assert len(student.encoder.model.base_model.model.encoder.layer) == 1
     assert log["train_sentences"] == len(SENTS)
     out = student.save_pretrained(tmp_path / "student")
     assert json.loads((out / "config.json").read_text())["config"]["num_layers"] == 1
     loaded = SentenceTagger.from_pretrained(out)
-    assert len(loaded.encoder.encoder.layer) == 1
+    assert len(loaded.encoder.model.encoder.layer) == 1
     texts = [s for s, _ in SENTS]
     np.testing.assert_allclose(loaded.predict_proba(texts), student.predict_proba(texts), atol=1e-5)
 
