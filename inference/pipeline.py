@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from dangtopic import LABELS
 from dangtopic.data.article import Article
 from dangtopic.data.text import normalize_sentence
 from dangtopic.models.summarizer import ExtractiveSummarizer, Summary
@@ -294,7 +293,7 @@ class Pipeline:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(getattr(self.tagger, "labels", LABELS))
+        return tuple(self.tagger.labels)
 
     def shared_layers(self) -> int | None:
         """How many of the tagger's encoder layers the summariser can read instead of its own encoder
@@ -337,10 +336,9 @@ class Pipeline:
         Returns (pieces, owner index of each piece, indices of split sentences). The tagger works per
         sentence, so only run-on "sentences" (tables, lists without full stops) ever need this.
         """
-        tok = getattr(self.tagger, "tokenizer", None)
-        spec = getattr(getattr(self.tagger, "config", None), "encoder", None)
-        if tok is None or spec is None or not texts:
+        if not isinstance(self.tagger, SentenceTagger) or not texts:  # other taggers window for themselves
             return list(texts), list(range(len(texts))), set()
+        tok, spec = self.tagger.tokenizer, self.tagger.config.encoder
         max_len = int(spec.max_length)
         prepared = self.tagger.encoder.prepare(texts)
         lengths = [
@@ -476,7 +474,7 @@ class Pipeline:
         if candidates is not None and not candidates:
             return Summary(text="", sentence_indices=[], warnings=[f"no sentence tagged {what}"])
         extra: dict[str, Any] = {}
-        paragraphs = getattr(article, "paragraphs", None)
+        paragraphs = article.paragraphs
         if paragraphs and _accepts_keyword(self.summarizer.summarize, "paragraphs"):
             # the page layout lets the summariser keep unmarked photo captions out
             extra["paragraphs"] = paragraphs
@@ -519,7 +517,11 @@ class Pipeline:
             warnings = [w for w in art.meta.get("warnings", []) if isinstance(w, str)]
             if not sents:
                 warnings.append("empty article: no sentences left after cleaning")
-            cap = getattr(getattr(self.summarizer, "config", None), "max_article_sentences", None)
+            cap = (
+                self.summarizer.config.max_article_sentences
+                if isinstance(self.summarizer, ExtractiveSummarizer)
+                else None
+            )
             if cap is not None and len(sents) > cap:
                 warnings.append(
                     f"long article: all {len(sents)} sentences are tagged, but the summary is chosen from the "
