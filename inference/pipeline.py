@@ -511,17 +511,14 @@ class Pipeline:
         tagged, vectors = self._tag_articles(articles, self.shared_layers())
         if vectors is None:
             vectors = self._summary_vectors(articles)
+        summ = self.summarizer
+        cap = summ.config.max_article_sentences if isinstance(summ, ExtractiveSummarizer) else None
         results = []
         for art, sents, vecs in zip(articles, tagged, vectors, strict=True):
             counts = {lab: sum(lab in s.labels for s in sents) for lab in self.labels}
             warnings = [w for w in art.meta.get("warnings", []) if isinstance(w, str)]
             if not sents:
                 warnings.append("empty article: no sentences left after cleaning")
-            cap = (
-                self.summarizer.config.max_article_sentences
-                if isinstance(self.summarizer, ExtractiveSummarizer)
-                else None
-            )
             if cap is not None and len(sents) > cap:
                 warnings.append(
                     f"long article: all {len(sents)} sentences are tagged, but the summary is chosen from the "

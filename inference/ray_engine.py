@@ -2,8 +2,9 @@
 
 The driver reads the inputs with the package reader (one reader for the whole corpus, so ids are unique
 as in the local engine), hands them to Ray Data window by window as Arrow tables of `chunk_size` rows,
-and a fixed pool of actors runs `BatchPredictor` on them, each actor loading the model once a window. Results come back in input order
-(`preserve_order`) and the driver writes them with the local engine's writers.
+and a fixed pool of actors runs `BatchPredictor` on them, each actor loading the model once a window.
+Results come back in input order (`preserve_order`) and the driver writes them with the local engine's
+writers.
 
 Needs the `distributed` extra; nothing imports this module unless the Ray engine is asked for.
 """

@@ -365,17 +365,20 @@ class SentenceTagger(nn.Module):
         n = len(texts)
         if groups is not None and len(groups) != n:
             raise ValueError(f"{len(groups)} groups for {n} sentences")
-        members: dict = {}
-        for i, g in enumerate(groups if groups is not None else range(n)):
-            members.setdefault(g, []).append(i)
-        order = np.array([i for idx in members.values() for i in idx], dtype=np.int64)
-        lengths = [len(m) for m in members.values()] if groups is not None else [0] * n
-        probs, tapped = self._proba([texts[i] for i in order], lengths, batch_size, tap)
-        probs[order] = probs.copy()
-        if tap is None:
-            return probs
-        tapped[torch.from_numpy(order)] = tapped.clone()
-        return probs, tapped
+        if groups is None:
+            probs, tapped = self._proba(list(texts), [0] * n, batch_size, tap)
+        else:
+            members: dict = {}
+            for i, g in enumerate(groups):
+                members.setdefault(g, []).append(i)
+            order = np.array([i for idx in members.values() for i in idx], dtype=np.int64)
+            lengths = [len(m) for m in members.values()]
+            probs, tapped = self._proba([texts[i] for i in order], lengths, batch_size, tap)
+            # back from article order to the caller's
+            probs[order] = probs.copy()
+            if tapped is not None:
+                tapped[torch.from_numpy(order)] = tapped.clone()
+        return probs if tap is None else (probs, tapped)
 
     def proba_articles(self, texts: list[str], lengths: list[int], batch_size: int = 64) -> np.ndarray:
         """Probabilities [n, labels] for consecutive articles of `lengths` sentences (0 = one sentence alone)."""

@@ -529,17 +529,16 @@ def _train_context(
     optim = torch.optim.AdamW(
         tagger.context.parameters(), lr=cfg.optim.context_lr, weight_decay=cfg.optim.weight_decay
     )
-    steps_per_epoch = loop.optimizer_steps(
-        accelerator, len(_batches(docs, cfg.optim.batch_size, random.Random(0)))
-    )
+
+    def article_batches(rng: random.Random) -> list:
+        return _batches(list(range(len(docs))), cfg.optim.batch_size, rng, size=lambda i: len(docs[i].texts))
+
+    steps_per_epoch = loop.optimizer_steps(accelerator, len(article_batches(random.Random(0))))
     sched = loop.warmup_schedule(
         optim, steps_per_epoch * cfg.optim.context_epochs, cfg.optim.warmup_ratio, accelerator.num_processes
     )
     model, optim, sched = accelerator.prepare(_ArticleStage(tagger), optim, sched)
     device = accelerator.device
-
-    def article_batches(rng: random.Random) -> list:
-        return _batches(list(range(len(docs))), cfg.optim.batch_size, rng, size=lambda i: len(docs[i].texts))
 
     def article_loss(model, batch_idx: list[int]):
         batch = [docs[i] for i in batch_idx]
