@@ -11,15 +11,10 @@ from dangtopic.data.text import detokenize_vnds, is_vietnamese, normalize_text
 # Imported on first use, so `python -m dangtopic.data.clean` / `.ingest` run cleanly and importing the
 # package stays cheap.
 _LAZY = {
-    "CleanResult": "dangtopic.data.clean",
-    "clean_page": "dangtopic.data.clean",
-    "article_from_record": "dangtopic.data.ingest",
-    "article_from_text": "dangtopic.data.ingest",
-    "example_paths": "dangtopic.data.ingest",
-    "InputRecord": "dangtopic.data.readers",
-    "iter_records": "dangtopic.data.readers",
-    "split_paragraphs": "dangtopic.data.sentences",
-    "split_sentences": "dangtopic.data.sentences",
+    **dict.fromkeys(["CleanResult", "clean_page"], "dangtopic.data.clean"),
+    **dict.fromkeys(["article_from_record", "article_from_text", "example_paths"], "dangtopic.data.ingest"),
+    **dict.fromkeys(["InputRecord", "iter_records"], "dangtopic.data.readers"),
+    **dict.fromkeys(["split_paragraphs", "split_sentences"], "dangtopic.data.sentences"),
 }
 
 __all__ = ["Article", "detokenize_vnds", "is_vietnamese", "normalize_text", *_LAZY]

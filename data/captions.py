@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import groupby
 
 from dangtopic.data.text import CLOSERS
 
@@ -77,24 +78,16 @@ def _is_long(paragraph: Sequence[str]) -> bool:
 def caption_like(paragraphs: Sequence[Sequence[str]]) -> set[int]:
     """Indices of paragraphs (each a list of sentences, in page order) that look like unmarked captions."""
     paras = [[s for s in p if s and s.strip()] for p in paragraphs]
-    out: set[int] = set()
-    for i in range(1, len(paras) - 1):
-        p = paras[i]
-        if len(p) == 1 and _is_long(paras[i - 1]) and _is_long(paras[i + 1]) and caption_shaped(p[0]):
-            out.add(i)
-    return out
+    return {
+        i
+        for i, p in enumerate(paras[1:-1], 1)
+        if len(p) == 1 and _is_long(paras[i - 1]) and _is_long(paras[i + 1]) and caption_shaped(p[0])
+    }
 
 
 def group_paragraphs(paragraph_ids: Sequence[int]) -> list[list[int]]:
     """Sentence indices of each paragraph: a run of equal consecutive ids is one paragraph."""
-    groups: list[list[int]] = []
-    prev = object()
-    for i, pid in enumerate(paragraph_ids):
-        if not groups or pid != prev:
-            groups.append([])
-        groups[-1].append(i)
-        prev = pid
-    return groups
+    return [list(g) for _, g in groupby(range(len(paragraph_ids)), key=paragraph_ids.__getitem__)]
 
 
 def caption_sentences(sentences: Sequence[str], paragraph_ids: Sequence[int]) -> set[int]:
@@ -118,10 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     from dangtopic.data.ingest import article_from_text
 
     ap = argparse.ArgumentParser(prog="python -m dangtopic.data.captions", description=main.__doc__)
-    ap.add_argument("files", nargs="+", help="raw page .txt files (UTF-8)")
+    ap.add_argument("files", nargs="+", type=Path, help="raw page .txt files (UTF-8)")
     args = ap.parse_args(argv)
-    for name in args.files:
-        path = Path(name)
+    for path in args.files:
         art = article_from_text(path.read_text(encoding="utf-8"))
         found = sorted(caption_sentences(art.sentences, art.paragraphs))
         print(f"== {path.name}: {len(art.sentences)} sentences, {len(found)} caption-like")

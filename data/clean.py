@@ -51,11 +51,6 @@ def _n_words(line: str) -> int:
     return len(line.split())
 
 
-def _first_letter(line: str) -> str:
-    m = _LETTER.search(line)
-    return m.group(0) if m else ""
-
-
 # --------------------------------------------------------------------------- pattern rules
 
 _WEEKDAY = r"(?:thứ\s*(?:hai|ba|tư|năm|sáu|bảy|bẩy|[2-7])|chủ\s*nhật|t[2-7]|cn)"
@@ -170,12 +165,6 @@ _SOURCE_PREFIX = re.compile(
 )
 
 
-def _source_prefix(line: str) -> str | None:
-    """The agency/place tag opening a lead paragraph ("(BLC) -", "TTO -"), if any."""
-    m = _SOURCE_PREFIX.match(line)
-    return m.group(0).rstrip() if m else None
-
-
 def _is_menu(line: str) -> bool:
     """Several short items separated by `|`, `•`, `»`, `>`: navigation, language switch, breadcrumbs."""
     if len(line) > 300 or not any(sep in line for sep in "|•·»›>"):
@@ -237,8 +226,8 @@ def _title_like(line: str) -> bool:
     n = _n_words(line)
     if not 3 <= n <= 40 or len(line) > 250:
         return False
-    first = _first_letter(line)
-    if not first or not (first.isupper() or line[0].isdigit() or line[0] in "“\"‘'"):
+    first = _LETTER.search(line)
+    if not first or not (first[0].isupper() or line[0].isdigit() or line[0] in "“\"‘'"):
         return False
     end = line.rstrip(CLOSERS + " ")
     if end.endswith((",", ";", ":")):
@@ -252,16 +241,7 @@ def _body_like(line: str) -> bool:
     return (ends_like_sentence(line) and _n_words(line) >= 8) or len(line) >= 200
 
 
-def _is_trailing_note(line: str) -> bool:
-    """Author names, pull-quote attributions, 'Theo ...' sources: short and not a sentence."""
-    return not ends_like_sentence(line) and _n_words(line) <= 12 and len(line) <= 90
-
-
 _QUOTE_STRIP = "“”\"'‘’«» "
-
-
-def _core(line: str) -> str:
-    return line.strip(_QUOTE_STRIP).rstrip(SENTENCE_END + _QUOTE_STRIP)
 
 
 # --------------------------------------------------------------------------- the cleaner
@@ -283,40 +263,31 @@ def clean_page(text: str, title: str | None = None) -> CleanResult:
     title_index = -1  # the line returned as `title` (not reported as removed)
 
     # 1. Title and the header zone (site name, menus, ads, dates) before it.
-    start = 0
+    header = range(min(n, _MAX_HEADER_LINES))
     if title is not None:
         title = normalize_text(title).replace("\n", " ").strip()
-        for i in range(min(n, _MAX_HEADER_LINES)):
-            if lines[i] == title:
-                reason[i] = R_TITLE
-                for j in range(i):
-                    reason[j] = reason[j] or R_HEADER
-                start = i + 1
-                break
+        pick = next((i for i in header if lines[i] == title), None)
     else:
-        zone: list[int] = []
-        for i in range(min(n, _MAX_HEADER_LINES)):
-            if reason[i] is None and _body_like(lines[i]) and not _title_like(lines[i]):
+        cands: list[int] = []  # title-like lines of the header zone, which ends at the first paragraph
+        for i in header:
+            if reason[i] is None and _title_like(lines[i]):
+                cands.append(i)
+            elif reason[i] is None and _body_like(lines[i]):
                 break
-            zone.append(i)
-        cands = [i for i in zone if reason[i] is None and _title_like(lines[i])]
         pick = next((i for i in cands if _n_words(lines[i]) >= 6), cands[0] if cands else None)
-        if pick is not None:
-            title = lines[pick]
-            title_index = pick
-            reason[pick] = R_TITLE
-            for j in range(pick):
-                reason[j] = reason[j] or R_HEADER
-            start = pick + 1
-        else:
-            title = ""
+        title = "" if pick is None else lines[pick]
+        title_index = -1 if pick is None else pick
+    start = 0 if pick is None else pick + 1
+    if pick is not None:
+        reason[pick] = R_TITLE
+        for j in range(pick):
+            reason[j] = reason[j] or R_HEADER
 
     # 2. Page tail: from the first comment/share/related/poll label that follows the article body.
     body_chars = [0 if reason[i] else len(lines[i]) for i in range(n)]
     seen_body = False
     for i in range(start, n):
-        if reason[i] is None and _body_like(lines[i]):
-            seen_body = True
+        seen_body = seen_body or (reason[i] is None and _body_like(lines[i]))
         if seen_body and _is_tail_starter(lines[i]) and sum(body_chars[start:i]) >= sum(body_chars[i + 1 :]):
             reason[i] = reason[i] or R_WIDGET
             for j in range(i + 1, n):
@@ -326,7 +297,9 @@ def clean_page(text: str, title: str | None = None) -> CleanResult:
     # 3. Trailing bylines / attributions after the last paragraph.
     kept = [i for i in range(start, n) if reason[i] is None]
     for i in reversed(kept[-_MAX_TRAILING_NOTES:]):
-        if not _is_trailing_note(lines[i]) or i == kept[0]:
+        # author names, pull-quote attributions, "Theo ..." sources: short and not a sentence
+        note = not ends_like_sentence(lines[i]) and _n_words(lines[i]) <= 12 and len(lines[i]) <= 90
+        if not note or i == kept[0]:
             break
         reason[i] = R_TRAILING
 
@@ -337,16 +310,15 @@ def clean_page(text: str, title: str | None = None) -> CleanResult:
         if reason[i] is not None:
             continue
         line = lines[i]
-        core = _core(line)
+        core = line.strip(_QUOTE_STRIP).rstrip(SENTENCE_END + _QUOTE_STRIP)
         if line in seen_text or (len(core) >= 40 and any(core in s for s in seen_text)):
             reason[i] = R_DUPLICATE
             continue
         if first_body:
             first_body = False
-            prefix = _source_prefix(line)
-            if prefix:
-                stripped_prefix[i] = prefix
-                lines[i] = line[len(prefix) :].lstrip()
+            if m := _SOURCE_PREFIX.match(line):
+                stripped_prefix[i] = m[0].rstrip()
+                lines[i] = line[m.end() :]
         seen_text.append(lines[i])
 
     if title_index >= 0 and all(r is not None for r in reason):
@@ -354,19 +326,14 @@ def clean_page(text: str, title: str | None = None) -> CleanResult:
         reason[title_index] = None
         title_index, title = -1, ""
 
-    body: list[str] = []
-    removed: list[str] = []
-    reasons: list[str] = []
+    dropped: list[tuple[str, str]] = []  # (line, reason) in page order
     for i in range(n):
         if i in stripped_prefix:
-            removed.append(stripped_prefix[i])
-            reasons.append(R_SOURCE)
-        if reason[i] is None:
-            body.append(lines[i])
-        elif i != title_index:
-            removed.append(lines[i])
-            reasons.append(reason[i])
-    return CleanResult(title=title or "", body_lines=body, removed=removed, reasons=reasons)
+            dropped.append((stripped_prefix[i], R_SOURCE))
+        if (why := reason[i]) is not None and i != title_index:
+            dropped.append((lines[i], why))
+    body = [line for line, why in zip(lines, reason, strict=True) if why is None]
+    return CleanResult(title or "", body, [line for line, _ in dropped], [why for _, why in dropped])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     ap = argparse.ArgumentParser(prog="python -m dangtopic.data.clean", description=main.__doc__)
-    ap.add_argument("files", nargs="+", help="raw page .txt files (UTF-8)")
+    ap.add_argument("files", nargs="+", type=Path, help="raw page .txt files (UTF-8)")
     ap.add_argument("--markdown", action="store_true", help="one markdown table row per file")
     args = ap.parse_args(argv)
 
@@ -386,8 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print("| file | detected title | kept body lines | removed lines (by reason) |")
         print("| --- | --- | --- | --- |")
-    for name in args.files:
-        path = Path(name)
+    for path in args.files:
         r = clean_page(path.read_text(encoding="utf-8"))
         if args.markdown:
             groups: dict[str, list[str]] = defaultdict(list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
 from pathlib import Path
 
 from dangtopic.data.article import Article
@@ -22,10 +23,8 @@ def article_from_text(
 ) -> Article:
     """Normalise, strip page furniture, split the body into sentences.
 
-    With `title` given (e.g. a JSONL field) it is used as is and no line of `text` is taken as the title.
-    `meta["removed_reasons"]` says why each line in `removed` was dropped; `paragraphs` gives the body
-    line (page paragraph) of each sentence.
-    """
+    With `title` given (e.g. a JSONL field) it is used as is and no line of `text` is taken as the title;
+    `meta["removed_reasons"]` says why each line in `removed` was dropped."""
     page = clean_page(text, title=title)  # normalises first
     sentences, paragraphs = split_paragraphs_with_ids(page.body_lines)
     return Article(
@@ -50,31 +49,23 @@ def article_from_record(rec: InputRecord) -> Article:
 
 def _vnds_pages(n: int, split: str):
     """(page text, title, paragraphs as lists of sentences) for the first `n` VNDS articles."""
-    import gzip
     import json
 
     from dangtopic.data.text import detokenize_vnds
-    from dangtopic.data.vnds import default_vnds_dir
+    from dangtopic.data.vnds import iter_vnds_lines
 
-    path = default_vnds_dir() / f"vnds_{split}.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i >= n:
-                break
-            d = json.loads(line)
-            title = detokenize_vnds(d.get("title", ""))
-            paras = [[detokenize_vnds(s) for s in p if s.strip()] for p in d.get("paragraphs", [])]
-            paras = [p for p in paras if p]
-            lines = [title, detokenize_vnds(d.get("abstract", ""))] + [" ".join(p) for p in paras]
-            yield "\n\n".join(lines), title, paras
+    for line in iter_vnds_lines(split, limit=n):
+        d = json.loads(line)
+        title = detokenize_vnds(d.get("title", ""))
+        paras = [[detokenize_vnds(s) for s in p if s.strip()] for p in d.get("paragraphs", [])]
+        paras = [p for p in paras if p]
+        lines = [title, detokenize_vnds(d.get("abstract", ""))] + [" ".join(p) for p in paras]
+        yield "\n\n".join(lines), title, paras
 
 
 def _boundaries(sents: list[str]) -> set[int]:
-    out, pos = set(), 0
-    for s in sents[:-1]:
-        pos += len(s.replace(" ", ""))
-        out.add(pos)
-    return out
+    """Where the sentences end, in characters other than spaces (the last end is no boundary)."""
+    return set(accumulate(len(s.replace(" ", "")) for s in sents[:-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     import time
     from collections import Counter
 
-    from dangtopic.data.clean import clean_page
     from dangtopic.data.readers import iter_records
     from dangtopic.data.sentences import _base_tokenizer, split_sentences
 
@@ -96,10 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="timing repeats over the pages")
     args = ap.parse_args(argv)
 
-    inputs = args.inputs
-    if not inputs:
-        seeds = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
-        inputs = [str(seeds)] if seeds.is_dir() else [str(p) for p in example_paths()]
+    seeds = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+    inputs = args.inputs or ([str(seeds)] if seeds.is_dir() else [str(p) for p in example_paths()])
     recs = [r for r in iter_records(inputs) if r.ok]
     article_from_text(recs[0].text or "")  # warm-up (loads the base sentence tokenizer)
     t0 = time.perf_counter()
@@ -118,11 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     pages = list(_vnds_pages(args.vnds, args.split))
     t0 = time.perf_counter()
     results = [clean_page(text) for text, _, _ in pages]
-    t_clean = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t1 = time.perf_counter()
     for r in results:
         split_paragraphs(r.body_lines)
-    t_split = time.perf_counter() - t0
+    t_clean, t_split = t1 - t0, time.perf_counter() - t1
     n = len(pages)
     print(
         f"VNDS {args.split}: {n} articles rebuilt as page text (title, abstract, one line per paragraph): "
@@ -134,17 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  title recovered: {title_ok}/{n}; lines removed: {sum(reasons.values())}/{n_lines}: {dict(reasons)}"
     )
-    base = _base_tokenizer()
     stats = {"underthesea": [0, 0, 0], "dangtopic": [0, 0, 0]}
     for _, _, paras in pages:
         for gold in paras:
             g = _boundaries(gold)
             text = " ".join(gold)
-            for name, fn in (("underthesea", base), ("dangtopic", split_sentences)):
+            for name, fn in (("underthesea", _base_tokenizer()), ("dangtopic", split_sentences)):
                 b = _boundaries(fn(text))
-                stats[name][0] += len(g & b)
-                stats[name][1] += len(b)
-                stats[name][2] += len(g)
+                stats[name] = [x + y for x, y in zip(stats[name], (len(g & b), len(b), len(g)), strict=True)]
     for name, (tp, npred, ngold) in stats.items():
         print(
             f"  sentence boundaries vs VNDS's own segmentation, {name}: precision {tp / npred:.4f}, "

@@ -17,6 +17,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from dangtopic import LABELS
@@ -34,14 +35,12 @@ PARTS = ("train", "dev", "test")
 # Old-style tone placement ("hoà", "uỷ", "khoẻ") vs new style ("hòa", "ủy", "khỏe") when the
 # diphthong ends the syllable; both occur in scraped news, so matching keys put the tone on the first vowel.
 # A table over NFC characters: much faster than an NFD round trip on every sentence.
-_TONES = "\u0300\u0301\u0303\u0309\u0323"
-_TONE_TABLE: dict[str, str] = {}
-for _first, _second in (("o", "a"), ("o", "e"), ("u", "y")):
-    for _f, _s in ((_first, _second), (_first.upper(), _second), (_first.upper(), _second.upper())):
-        for _t in _TONES:
-            _TONE_TABLE[_f + unicodedata.normalize("NFC", _s + _t)] = (
-                unicodedata.normalize("NFC", _f + _t) + _s
-            )
+_TONE_TABLE = {
+    f + unicodedata.normalize("NFC", s + tone): unicodedata.normalize("NFC", f + tone) + s
+    for first, second in (("o", "a"), ("o", "e"), ("u", "y"))
+    for f, s in ((first, second), (first.upper(), second), (first.upper(), second.upper()))
+    for tone in "\u0300\u0301\u0303\u0309\u0323"
+}
 # VNDS joins syllables with "_", which must count as a boundary too.
 _OLD_TONE = re.compile("(?:" + "|".join(sorted(_TONE_TABLE)) + r")(?![^\W_])")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -50,8 +49,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 def canonical_tones(text: str) -> str:
     """Move the tone mark of a word-final `oa`/`oe`/`uy` to the first vowel (`uỷ` → `ủy`, `hoà` → `hòa`).
 
-    Expects NFC text (what `normalize_text` produces).
-    """
+    Expects NFC text (what `normalize_text` produces)."""
     return _OLD_TONE.sub(lambda m: _TONE_TABLE[m.group(0)], text)
 
 
@@ -78,11 +76,8 @@ class LabelledSentence:
 
 def default_labels_dir() -> Path:
     """`$DANGTOPIC_LABELS` (a folder or a file's folder), else `../shared/data/labels` beside the checkout."""
-    env = os.environ.get("DANGTOPIC_LABELS")
-    if env:
-        p = Path(env)
-        return p.parent if p.suffix == ".jsonl" else p
-    return shared_path("data", "labels")
+    p = Path(os.environ.get("DANGTOPIC_LABELS") or shared_path("data", "labels"))
+    return p.parent if p.suffix == ".jsonl" else p
 
 
 def default_labels_file() -> Path:
@@ -104,16 +99,14 @@ def parse_record(d: dict, default_source: str = "shared-hand") -> LabelledSenten
     """Validate one JSON record into a `LabelledSentence` (raises `ValueError` with the reason)."""
     if not isinstance(d, dict):
         raise ValueError(f"expected a JSON object, got {type(d).__name__}")
-    missing = [k for k in ("id", "text", "labels") if k not in d]
-    if missing:
+    if missing := [k for k in ("id", "text", "labels") if k not in d]:
         raise ValueError(f"missing field(s) {missing}")
     if not isinstance(d["text"], str) or not d["text"].strip():
         raise ValueError("empty text")
     labels = d["labels"]
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ValueError(f"labels must be a list of strings, got {labels!r}")
-    unknown = sorted(set(labels) - set(LABELS))
-    if unknown:
+    if unknown := sorted(set(labels) - set(LABELS)):
         raise ValueError(f"unknown label(s) {unknown}; expected a subset of {list(LABELS)}")
     art, k = parse_id(str(d["id"]))
     return LabelledSentence(
@@ -137,21 +130,19 @@ def load_labelled(path: str | Path | None = None, source: str = "shared-hand") -
         p = p / DEFAULT_FILE
     if not p.exists():
         raise FileNotFoundError(f"hand-label file not found: {p} (set DANGTOPIC_LABELS)")
-    items: list[LabelledSentence] = []
-    seen: set[str] = set()
+    seen: dict[str, LabelledSentence] = {}
     with open(p, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
                 item = parse_record(json.loads(line), source)
-            except (ValueError, json.JSONDecodeError) as e:
+            except ValueError as e:  # a JSONDecodeError too
                 raise ValueError(f"{p}:{lineno}: {e}") from e
             if item.id in seen:
                 raise ValueError(f"{p}:{lineno}: duplicate sentence id {item.id!r}")
-            seen.add(item.id)
-            items.append(item)
-    return items
+            seen[item.id] = item
+    return list(seen.values())
 
 
 def hand_label_files(paths: Sequence[str | Path] | None = None) -> list[Path]:
@@ -214,14 +205,7 @@ def labelled_articles(
         for j, text in enumerate(corpus):
             where.setdefault(sentence_key(text), j)
         folded = [_fold(text) for text in corpus]
-        art = LabelledArticle(aid, [], [], [])
-
-        def context(lo: int, hi: int, art: LabelledArticle = art, corpus: list[str] = corpus) -> None:
-            for k in range(lo, min(hi, len(corpus))):
-                art.sentences.append(corpus[k])
-                art.labels.append(None)
-                art.sources.append(None)
-
+        rows: list[tuple[str, list[str] | None, str | None]] = []  # (sentence, labels, source)
         prev_pos, prev_j = -1, -1
         for it in its:
             j = where.get(sentence_key(it.text))
@@ -236,17 +220,15 @@ def labelled_articles(
             gap = it.index - prev_pos - 1
             if gap > 0:
                 hi = j if j is not None else prev_j + 1 + gap
-                context(prev_j + 1, hi)
+                rows += [(s, None, None) for s in corpus[prev_j + 1 : hi]]  # context, unlabelled
                 prev_j = max(prev_j, min(hi, len(corpus)) - 1)
             if j is not None:
                 prev_j = j
-            art.sentences.append(it.text)
-            art.labels.append(list(it.labels))
-            art.sources.append(it.source)
+            rows.append((it.text, list(it.labels), it.source))
             prev_pos = it.index
         if its[-1].source.endswith("excerpt"):
-            context(prev_j + 1, len(corpus))
-        out.append(art)
+            rows += [(s, None, None) for s in corpus[prev_j + 1 :]]
+        out.append(LabelledArticle(aid, *map(list, zip(*rows, strict=True))))
     return out
 
 
@@ -270,8 +252,7 @@ def vnds_full_text(article_ids: Iterable[str], vnds_dir: str | Path | None = Non
 def labels_to_vector(labels: Iterable[str]) -> list[int]:
     """Multi-hot vector in `LABELS` order; unknown labels raise `ValueError`."""
     labels = list(labels)
-    unknown = sorted(set(labels) - set(LABELS))
-    if unknown:
+    if unknown := sorted(set(labels) - set(LABELS)):
         raise ValueError(f"unknown label(s) {unknown}")
     return [int(lab in labels) for lab in LABELS]
 
@@ -303,13 +284,9 @@ def article_groups(items: Sequence[LabelledSentence]) -> list[list[str]]:
         parent.setdefault(it.article_id, it.article_id)
         if len(_NON_WORD.sub("", it.text)) < _MIN_GROUP_CHARS:
             continue
-        key = sentence_key(it.text)
-        if key in owner:
-            a, b = find(owner[key]), find(it.article_id)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-        else:
-            owner[key] = it.article_id
+        a, b = find(owner.setdefault(sentence_key(it.text), it.article_id)), find(it.article_id)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
     groups: dict[str, list[str]] = defaultdict(list)
     for art in parent:
         groups[find(art)].append(art)
@@ -344,17 +321,13 @@ def split_articles(
     n_articles = sum(len(g) for g in groups)
     rarity = sorted((lab for lab in LABELS if total[lab]), key=lambda lab: (total[lab], lab))
 
-    def rarest(c: Counter) -> int:
-        for r, lab in enumerate(rarity):
-            if c[lab]:
-                return r
-        return len(rarity)
-
+    # the rank in `rarity` of each group's rarest label (len(rarity) for a label-free group)
+    rank = [next((r for r, lab in enumerate(rarity) if c[lab]), len(rarity)) for c in g_counts]
     order = sorted(
         range(len(groups)),
         key=lambda i: (
-            rarest(g_counts[i]),
-            -g_counts[i][rarity[rarest(g_counts[i])]] if rarest(g_counts[i]) < len(rarity) else 0,
+            rank[i],
+            -g_counts[i][rarity[rank[i]]] if rank[i] < len(rarity) else 0,
             -len(groups[i]),
             _hash01(seed, groups[i][0]),
         ),
@@ -366,29 +339,22 @@ def split_articles(
             target[p][lab] = max(frac[p] * total[lab], min(min_positives, total[lab] / 3))
         target["train"][lab] = total[lab] - target["dev"][lab] - target["test"][lab]
     have = {p: Counter() for p in PARTS}
-    n_have = dict.fromkeys(PARTS, 0)
     out: dict[str, list[str]] = {p: [] for p in PARTS}
+
+    def score(i: int, p: str) -> tuple:
+        art_deficit = (frac[p] * n_articles - len(out[p])) / (frac[p] * n_articles)
+        tie = _hash01(seed, p, groups[i][0])
+        if rank[i] == len(rarity):
+            return (False, art_deficit, tie)
+        lab = rarity[rank[i]]
+        # relative deficits: an absolute one would always favour the big train part
+        deficit = (target[p][lab] - have[p][lab]) / target[p][lab]
+        return (have[p][lab] == 0, deficit + 0.25 * art_deficit, tie)
+
     for i in order:
-        c, r = g_counts[i], rarest(g_counts[i])
-
-        def score(p: str, c: Counter = c, r: int = r, i: int = i) -> tuple:
-            art_deficit = (frac[p] * n_articles - n_have[p]) / (frac[p] * n_articles)
-            if r < len(rarity):
-                lab = rarity[r]
-                lacks = have[p][lab] == 0
-                # relative deficits: an absolute one would always favour the big train part
-                deficit = (target[p][lab] - have[p][lab]) / target[p][lab]
-                return (
-                    lacks,
-                    deficit + 0.25 * art_deficit,
-                    _hash01(seed, p, groups[i][0]),
-                )
-            return (False, art_deficit, _hash01(seed, p, groups[i][0]))
-
-        best = max(PARTS, key=score)
+        best = max(PARTS, key=partial(score, i))
         out[best].extend(groups[i])
-        have[best].update(c)
-        n_have[best] += len(groups[i])
+        have[best].update(g_counts[i])
     return {p: sorted(out[p]) for p in PARTS}
 
 
@@ -404,23 +370,18 @@ def apply_split(
 ) -> tuple[list[LabelledSentence], list[LabelledSentence], list[LabelledSentence]]:
     """Partition sentences by a split dict (`{"train": [ids], "dev": [...], "test": [...]}`).
 
-    A sentence whose article is in no part raises `ValueError`: evaluation must never guess.
-    """
+    A sentence whose article is in no part raises `ValueError`: evaluation must never guess."""
     part_of = {aid: p for p in PARTS for aid in split[p]}
-    parts: dict[str, list[LabelledSentence]] = {p: [] for p in PARTS}
-    missing = sorted({it.article_id for it in items if it.article_id not in part_of})
-    if missing:
+    if missing := sorted({it.article_id for it in items if it.article_id not in part_of}):
         raise ValueError(f"{len(missing)} article(s) in no split part, e.g. {missing[:3]}")
-    for it in items:
-        parts[part_of[it.article_id]].append(it)
-    return parts["train"], parts["dev"], parts["test"]
+    train, dev, test = ([it for it in items if part_of[it.article_id] == p] for p in PARTS)
+    return train, dev, test
 
 
 def split_summary(items: Sequence[LabelledSentence], split: dict) -> dict[str, dict]:
     """Articles, sentences and per-label sentence counts of each part."""
-    train, dev, test = apply_split(items, split)
     out = {}
-    for name, part in zip(PARTS, (train, dev, test), strict=True):
+    for name, part in zip(PARTS, apply_split(items, split), strict=True):
         c = Counter(lab for it in part for lab in it.labels)
         out[name] = {"articles": len(split[name]), "sentences": len(part), **{lab: c[lab] for lab in LABELS}}
     return out
@@ -436,16 +397,13 @@ def make_split(
 ) -> dict:
     """The split as a JSON-ready dict (top-level `train`/`dev`/`test` lists plus provenance and counts)."""
     parts = split_articles(items, dev_fraction, test_fraction, seed, min_positives)
+    train = round(1 - dev_fraction - test_fraction, 4)
     split = {
         "version": "v2",
         "source": source,
         "seed": seed,
         "min_positives": min_positives,
-        "fractions": {
-            "train": round(1 - dev_fraction - test_fraction, 4),
-            "dev": dev_fraction,
-            "test": test_fraction,
-        },
+        "fractions": {"train": train, "dev": dev_fraction, "test": test_fraction},
         **parts,
     }
     split["counts"] = split_summary(items, split)
@@ -456,9 +414,8 @@ def load_split(path: str | Path | None = None) -> dict:
     """Read a split file (default: the committed `data/labels/split_v2.json`) and check it is disjoint."""
     p = Path(path) if path else SPLIT_FILE
     split = json.loads(Path(p).read_text(encoding="utf-8"))
-    for part in PARTS:
-        if part not in split or not isinstance(split[part], list):
-            raise ValueError(f"{p}: missing part {part!r}")
+    if missing := [part for part in PARTS if not isinstance(split.get(part), list)]:
+        raise ValueError(f"{p}: missing part {missing[0]!r}")
     seen: dict[str, str] = {}
     for part in PARTS:
         for aid in split[part]:

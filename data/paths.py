@@ -10,9 +10,6 @@ def shared_path(*parts: str) -> Path:
 
     When neither exists, the one beside the working directory (so error messages name a sensible path).
     """
-    here = Path(__file__).resolve().parents[1]
-    for base in (Path.cwd(), here):
-        cand = base.parent.joinpath("shared", *parts)
-        if cand.exists():
-            return cand
-    return Path.cwd().parent.joinpath("shared", *parts)
+    checkout = Path(__file__).resolve().parents[1]
+    cands = [base.parent.joinpath("shared", *parts) for base in (Path.cwd(), checkout)]
+    return next((c for c in cands if c.exists()), cands[0])

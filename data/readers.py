@@ -7,13 +7,15 @@ A bad record never stops the stream, and large JSONL/CSV files are read one line
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import glob
 import gzip
+import itertools
 import json
 import os
 import re
-import sys
 import unicodedata
 import zlib
 from array import array
@@ -30,6 +32,7 @@ CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 JSON_SUFFIXES = (".json", ".json.gz")
 PARQUET_SUFFIXES = (".parquet",)
 FOLDER_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + JSON_SUFFIXES + PARQUET_SUFFIXES
+_LONGEST_FIRST = sorted(FOLDER_SUFFIXES, key=len, reverse=True)
 DEFAULT_MAX_BYTES = 20_000_000  # one article per .txt/.json file; larger is almost surely not an article
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -77,8 +80,6 @@ def scrub_surrogates(text: str) -> str:
     A byte smuggled in by `surrogateescape` (a file name or CSV cell that is not UTF-8) becomes `\\xNN`,
     any other lone surrogate (a JSON `"\\ud800"` escape without its pair) U+FFFD.
     """
-    if not _SURROGATE.search(text):
-        return text
     return _SURROGATE.sub(
         lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}" if "\udc80" <= m[0] <= "\udcff" else "\ufffd", text
     )
@@ -107,21 +108,13 @@ _TCVN3_HIGH = (
     "Ổỏõóọồổỗốộờởỡớợù"
     "ỖủũúụừửữứựỳỷỹýỵỐ"
 )
-_TCVN3_TABLE = {0xA0 + i: ch for i, ch in enumerate(_TCVN3_HIGH)}
+# 0x80-0x9F are Windows-1252 punctuation, as in Word documents.
+_TCVN3_TABLE = dict(enumerate(bytes(range(0x80, 0xA0)).decode("cp1252", "replace") + _TCVN3_HIGH, 0x80))
 
 
 def decode_tcvn3(data: bytes) -> str:
-    """Decode TCVN3 (ABC) bytes; 0x80-0x9F are Windows-1252 punctuation as in Word documents."""
-    low = data.decode("cp1252", errors="replace") if any(0x80 <= b < 0xA0 for b in data) else None
-    out = []
-    for i, b in enumerate(data):
-        if b < 0x80:
-            out.append(chr(b))
-        elif b >= 0xA0:
-            out.append(_TCVN3_TABLE[b])
-        else:
-            out.append(low[i] if low is not None else chr(b))
-    return unicodedata.normalize("NFC", "".join(out))
+    """Decode TCVN3 (ABC) bytes."""
+    return unicodedata.normalize("NFC", data.decode("latin-1").translate(_TCVN3_TABLE))
 
 
 # VNI-Windows: a letter followed by a Windows-1252 character carrying its marks ("Ñaûng" = "Đảng").
@@ -141,8 +134,7 @@ def vni_to_unicode(text: str) -> str:
     out: list[str] = []
     for ch in text:
         low = ch.lower()
-        prev = out[-1] if out else ""
-        base = prev.lower()
+        base = out[-1].lower() if out else ""
         if low in _VNI_TONES and base in "aeiouyơư" and base:
             out.append(_VNI_TONES[low])
         elif low in _VNI_CIRC and base in "aeo" and base:
@@ -162,27 +154,27 @@ def _decode_vni(data: bytes) -> str:
     return vni_to_unicode(text)
 
 
-def _decode_cp1258(data: bytes) -> str:
+_LEGACY = (
     # Windows-1258 writes tones as separate combining marks; NFC composes them.
-    return unicodedata.normalize("NFC", data.decode("cp1258"))
-
-
-_LEGACY = (("cp1258", _decode_cp1258), ("tcvn3", decode_tcvn3), ("vni", _decode_vni))
+    ("cp1258", lambda data: unicodedata.normalize("NFC", data.decode("cp1258"))),
+    ("tcvn3", decode_tcvn3),
+    ("vni", _decode_vni),
+)
 
 
 def _best_legacy(data: bytes) -> tuple[str, str] | None:
     """(text, encoding) of the legacy decoding that reads most like Vietnamese, if any does."""
-    best: tuple[float, str, str] | None = None
+    found = []
     for name, decode in _LEGACY:
         try:
             text = decode(data)
-        except (UnicodeDecodeError, KeyError):
+        except UnicodeDecodeError:
             continue
         if is_vietnamese(text):
             _, marked, common = vietnamese_stats(text)
-            if best is None or marked + common > best[0]:
-                best = (marked + common, text, name)
-    return (best[1], best[2]) if best else None
+            found.append((marked + common, text, name))
+    best = max(found, key=lambda c: c[0], default=None)  # the first of equals, as listed
+    return best[1:] if best else None
 
 
 # --------------------------------------------------------------------------- bytes -> text
@@ -201,10 +193,9 @@ _BOMS = (
 
 def _utf16_without_bom(head: bytes) -> str | None:
     """UTF-16 text without BOM has NULs in every other byte (the high byte of ASCII letters)."""
-    even, odd = head[0::2], head[1::2]
-    if not even or not odd:
+    if len(head) < 2:
         return None
-    z_even, z_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    z_even, z_odd = (half.count(0) / len(half) for half in (head[0::2], head[1::2]))
     if z_odd > 0.3 and z_even < 0.02:
         return "utf-16-le"
     if z_even > 0.3 and z_odd < 0.02:
@@ -225,24 +216,18 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             try:
                 return data.decode(enc), enc
             except UnicodeDecodeError as e:
-                raise DecodeError(
-                    f"undecodable: starts with a {enc} byte-order mark but is not {enc} ({e.reason})"
-                ) from e
+                msg = f"undecodable: starts with a {enc} byte-order mark but is not {enc} ({e.reason})"
+                raise DecodeError(msg) from e
     head = data[:8192]
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            raise DecodeError(f"binary file ({kind}), not text")
-    if head[4:8] == b"ftyp":
-        raise DecodeError("binary file (MP4/MOV), not text")
+    kind = next((k for m, k in _MAGIC if head.startswith(m)), "MP4/MOV" if head[4:8] == b"ftyp" else None)
+    if kind:
+        raise DecodeError(f"binary file ({kind}), not text")
     if b"\x00" in head:
         enc = _utf16_without_bom(head)
-        if enc:
-            try:
-                text = data.decode(enc)
-            except UnicodeDecodeError:
-                text = ""
+        with contextlib.suppress(UnicodeDecodeError):
+            text = data.decode(enc) if enc else ""
             controls = sum(1 for c in text[:4096] if c < " " and c not in "\t\n\r\f\v")
-            if text and controls <= 0.01 * len(text[:4096]):
+            if enc and text and controls <= 0.01 * len(text[:4096]):
                 return text, enc
         raise DecodeError("binary file (contains NUL bytes), not text")
     controls = sum(1 for b in head if b < 0x20 and b not in b"\t\n\r\f\v\x1b")
@@ -251,22 +236,17 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        found = _best_legacy(data)
-        if found is None:
-            raise DecodeError(
-                "undecodable: not UTF-8/UTF-16, and it does not read as Vietnamese in Windows-1258, TCVN3 (ABC) "
-                "or VNI-Windows either"
-            ) from None
-        return found
+        if found := _best_legacy(data):
+            return found
+        raise DecodeError(
+            "undecodable: not UTF-8/UTF-16, and it does not read as Vietnamese in Windows-1258, TCVN3 (ABC) "
+            "or VNI-Windows either"
+        ) from None
     if not is_vietnamese(text) and re.search(r"[\u00c0-\u00ff]", text):
         # VNI/TCVN3 text pasted into a UTF-8 file shows as Latin-1 letters ("Ñaûng"): undo that.
-        try:
-            raw = text.encode("cp1252")
-        except UnicodeEncodeError:
-            raw = None
-        found = _best_legacy(raw) if raw else None
-        if found is not None:
-            return found[0], f"{found[1]} (in UTF-8 text)"
+        with contextlib.suppress(UnicodeEncodeError):
+            if found := _best_legacy(text.encode("cp1252")):
+                return found[0], f"{found[1]} (in UTF-8 text)"
     return text, "utf-8"
 
 
@@ -311,32 +291,23 @@ class _FingerprintSet:
         self._n += 1
         if 2 * self._n > len(self._slots):  # keep probes short: at most half full
             old, self._slots = self._slots, array("Q", bytes(16 * len(self._slots)))
-            for k in old:
-                if k:
-                    self._slots[self._slot(k)] = k
+            for k in filter(None, old):  # the filled slots
+                self._slots[self._slot(k)] = k
 
 
-class _Ids:
-    """Hands out unique ids: the preferred one, else the fallback, else `id~2`, `id~3`..."""
+class _Ids(_FingerprintSet):
+    """Hands out unique ids: the preferred one, else the fallback, else `id~2`, `id~3`...
 
-    def __init__(self) -> None:
-        # Grows with the stream (uniqueness needs every id seen): compact, see `_FingerprintSet`.
-        self.used = _FingerprintSet()
+    Every id handed out is kept (uniqueness needs them all), compactly: as a `_FingerprintSet`."""
 
     def claim(self, preferred: str, fallback: str | None = None) -> str:
         # Scrubbed before the uniqueness check: two ids that differ only in bad bytes stay distinct.
         preferred = scrub_surrogates(preferred)
         fallback = scrub_surrogates(fallback) if fallback else fallback
-        for cand in (preferred, fallback):
-            if cand and cand not in self.used:
-                self.used.add(cand)
-                return cand
-        base = fallback or preferred
-        k = 2
-        while f"{base}~{k}" in self.used:
-            k += 1
-        self.used.add(f"{base}~{k}")
-        return f"{base}~{k}"
+        numbered = (f"{fallback or preferred}~{k}" for k in itertools.count(2))
+        cand = next(c for c in itertools.chain((preferred, fallback), numbered) if c and c not in self)
+        self.add(cand)
+        return cand
 
 
 @dataclass
@@ -393,37 +364,27 @@ def _jsonable(v: Any) -> Any:
 
 def _from_mapping(obj: Any, default_id: str, source: str, f: _Fields, ids: _Ids, **meta: Any) -> InputRecord:
     if not isinstance(obj, dict):
-        return _error(
-            ids,
-            default_id,
-            source,
-            f"expected an object with a {f.text!r} field, got {type(obj).__name__}",
-            **meta,
-        )
+        msg = f"expected an object with a {f.text!r} field, got {type(obj).__name__}"
+        return _error(ids, default_id, source, msg, **meta)
     raw_id = obj.get(f.id)
-    rid = str(raw_id).strip() if raw_id is not None and str(raw_id).strip() else default_id
-    if f.text not in obj:
-        keys = ", ".join(list(map(str, obj))[:12]) or "none"
-        return _error(ids, rid, source, f"missing text field {f.text!r} (fields: {keys})", **meta)
-    text = obj[f.text]
+    rid = ("" if raw_id is None else str(raw_id).strip()) or default_id
+    text = obj.get(f.text)
     if isinstance(text, list) and all(isinstance(p, str) for p in text):
         text = "\n".join(text)  # a list of paragraphs
-    if not isinstance(text, str):
-        return _error(
-            ids, rid, source, f"text field {f.text!r} is {type(text).__name__}, expected a string", **meta
-        )
-    if not text.strip():
-        return _error(ids, rid, source, "empty text", **meta)
-    if m := _SURROGATE.search(text):
-        return _error(
-            ids,
-            rid,
-            source,
+    if f.text not in obj:
+        msg = f"missing text field {f.text!r} (fields: {', '.join(list(map(str, obj))[:12]) or 'none'})"
+    elif not isinstance(text, str):
+        msg = f"text field {f.text!r} is {type(text).__name__}, expected a string"
+    elif not text.strip():
+        msg = "empty text"
+    elif m := _SURROGATE.search(text):
+        msg = (
             f"undecodable: text is not valid Unicode (character {m.start()} is a lone surrogate: a byte that "
-            "is not UTF-8, or a JSON \\ud800-style escape without its pair)",
-            **meta,
+            "is not UTF-8, or a JSON \\ud800-style escape without its pair)"
         )
-    if f.check_language and (msg := _language_error(text)):
+    else:
+        msg = _language_error(text) if f.check_language else None
+    if msg:
         return _error(ids, rid, source, msg, **meta)
     title = obj.get(f.title)
     title = title.strip() if isinstance(title, str) and title.strip() else None
@@ -446,50 +407,47 @@ def _read_limited(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _iter_text_file(path: Path, rid: str, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
+def _text_record(path: Path, folder: Path | None, f: _Fields, ids: _Ids) -> InputRecord:
+    """The record of a .txt(.gz) file: its stem as id, or its path below `folder` when that stem is taken."""
+    stem = _stem(path)
+    rel = path.relative_to(folder) if folder else None
+    fallback = rel.with_name(stem).as_posix() if rel and len(rel.parts) > 1 else None
+    rid = stem if scrub_surrogates(stem) not in ids or not fallback else fallback
     src = str(path)
     try:
         text, encoding = decode_bytes(_read_limited(path, f.max_bytes))
     except DecodeError as e:
-        yield _error(ids, rid, src, str(e))
-        return
+        return _error(ids, rid, src, str(e))
     if not text.strip():
-        yield _error(ids, rid, src, "empty file")
-        return
+        return _error(ids, rid, src, "empty file")
     if f.check_language and (msg := _language_error(text)):
-        yield _error(ids, rid, src, msg, encoding=encoding)
-        return
+        return _error(ids, rid, src, msg, encoding=encoding)
     meta = {} if encoding in ("utf-8", "utf-8-sig") else {"encoding": encoding}
-    yield InputRecord(id=ids.claim(rid), source=src, text=text, meta=meta)
+    return InputRecord(id=ids.claim(rid), source=src, text=text, meta=meta)
 
 
 def _iter_jsonl(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
     name = path.name
-    lineno = 0
-    records = 0
+    lineno = records = 0
     try:
         with _open_binary(path) as fh:
             for lineno, raw in enumerate(fh, 1):  # one line in memory at a time
-                records += 1  # undone below for blank lines
-                src = f"{path}:{lineno}"
-                default_id = f"{name}:{lineno}"
+                src, default_id = f"{path}:{lineno}", f"{name}:{lineno}"
                 try:
                     line = raw.decode("utf-8")
+                    line = line.lstrip("\ufeff") if lineno == 1 else line
+                    if not line.strip():
+                        continue
+                    obj, msg = json.loads(line), None
                 except UnicodeDecodeError:
-                    yield _error(ids, default_id, src, f"line {lineno}: not valid UTF-8", line=lineno)
-                    continue
-                if lineno == 1:
-                    line = line.lstrip("\ufeff")
-                if not line.strip():
-                    records -= 1
-                    continue
-                try:
-                    obj = json.loads(line)
+                    msg = f"line {lineno}: not valid UTF-8"
                 except json.JSONDecodeError as e:
                     msg = f"line {lineno}: malformed JSON ({e.msg} at column {e.colno})"
+                records += 1
+                if msg:
                     yield _error(ids, default_id, src, msg, line=lineno)
-                    continue
-                yield _from_mapping(obj, default_id, src, f, ids, line=lineno)
+                else:
+                    yield _from_mapping(obj, default_id, src, f, ids, line=lineno)
     except (OSError, EOFError, zlib.error) as e:
         yield _error(ids, f"{name}:{lineno + 1}", str(path), f"unreadable after line {lineno}: {e}")
         return
@@ -497,27 +455,16 @@ def _iter_jsonl(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
         yield _error(ids, name, str(path), "empty file (no JSON lines)")
 
 
-def _csv_field_limit() -> None:
-    limit = sys.maxsize
-    while True:  # C long may be 32-bit on some platforms
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:
-            limit //= 10
-
-
 def _open_csv(path: Path):
     """(text file, csv.reader) of a CSV/TSV(.gz); bytes that are not UTF-8 are kept as surrogates."""
-    _csv_field_limit()
+    csv.field_size_limit(2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1)  # no limit: the largest C long
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     fh = opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
     return fh, csv.reader(fh, delimiter="\t" if ".tsv" in path.name.lower() else ",")
 
 
 def input_columns(path: str | Path) -> list[str] | None:
-    """The column names of a CSV/TSV file's header or a Parquet file's schema; None when it has none or
-    cannot be read."""
+    """The column names of a CSV/TSV header or a Parquet schema; None when it has none or is unreadable."""
     if Path(path).name.lower().endswith(PARQUET_SUFFIXES):
         try:
             import pyarrow.parquet as pq
@@ -539,15 +486,10 @@ def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
     try:
         fh, reader = _open_csv(path)
         with fh:
-            try:
-                header = next(reader, None)
-            except csv.Error as e:
-                yield _error(ids, name, str(path), f"malformed CSV header ({e})")
-                return
-            if not header or not any(h.strip() for h in header):
+            header = [h.strip() for h in next(reader, [])]
+            if not any(header):
                 yield _error(ids, name, str(path), "empty file (no CSV header)")
                 return
-            header = [h.strip() for h in header]
             missing = None
             if f.text not in header:
                 # Every row is an input record that fails, so the counts say how many articles were lost.
@@ -555,72 +497,50 @@ def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
                     f"CSV has no column {f.text!r} (columns: {', '.join(header[:12])}); see --text-field"
                 )
             rows = 0
-            while True:
-                start = reader.line_num + 1
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as e:
-                    yield _error(
-                        ids,
-                        f"{name}:{start}",
-                        f"{path}:{start}",
-                        f"line {start}: malformed CSV ({e})",
-                        line=start,
-                    )
-                    if reader.line_num < start:
-                        break
-                    continue
+            end = reader.line_num
+            for row in reader:
+                start, end = end + 1, reader.line_num  # a quoted cell may span lines: report the first
                 if not any(cell.strip() for cell in row):
                     continue
                 rows += 1
                 src, default_id = f"{path}:{start}", f"{name}:{start}"
+                cells = dict(zip(header, row, strict=False))
                 if missing:
-                    cells = dict(zip(header, row, strict=False))
-                    rid = cells.get(f.id, "").strip() or default_id
-                    yield _error(ids, rid, src, missing, line=start)
-                    continue
-                if len(row) != len(header):
+                    yield _error(ids, cells.get(f.id, "").strip() or default_id, src, missing, line=start)
+                elif len(row) != len(header):
                     msg = f"line {start}: {len(row)} cells but the header has {len(header)} (unquoted delimiter?)"
                     yield _error(ids, default_id, src, msg, line=start)
-                    continue
-                yield _from_mapping(dict(zip(header, row, strict=True)), default_id, src, f, ids, line=start)
+                else:
+                    yield _from_mapping(cells, default_id, src, f, ids, line=start)
             if rows == 0:
                 yield _error(ids, name, str(path), "no data rows under the CSV header")
-    except (OSError, EOFError, zlib.error) as e:
+    except (OSError, EOFError, zlib.error, csv.Error) as e:
         yield _error(ids, name, str(path), f"unreadable: {e}")
 
 
 def _iter_json(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
-    name = path.name
+    stem, src = path.stem, str(path)
     try:
-        text, _ = decode_bytes(_read_limited(path, f.max_bytes))
-        obj = json.loads(text)
+        obj = json.loads(decode_bytes(_read_limited(path, f.max_bytes))[0])
     except DecodeError as e:
-        yield _error(ids, path.stem, str(path), str(e))
+        yield _error(ids, stem, src, str(e))
         return
     except json.JSONDecodeError as e:
-        yield _error(
-            ids, path.stem, str(path), f"malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})"
-        )
+        yield _error(ids, stem, src, f"malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})")
         return
-    if isinstance(obj, dict) and f.text not in obj:
-        items = next(
-            (obj[k] for k in ("data", "articles", "records", "items") if isinstance(obj.get(k), list)), None
+    if isinstance(obj, dict) and f.text not in obj:  # an object wrapping the list of articles
+        obj = next(
+            (obj[k] for k in ("data", "articles", "records", "items") if isinstance(obj.get(k), list)), obj
         )
-        obj = items if items is not None else obj
     if isinstance(obj, dict):
-        yield _from_mapping(obj, path.stem, str(path), f, ids)
+        yield _from_mapping(obj, stem, src, f, ids)
     elif isinstance(obj, list):
         if not obj:
-            yield _error(ids, path.stem, str(path), "empty JSON list")
+            yield _error(ids, stem, src, "empty JSON list")
         for i, item in enumerate(obj):
-            yield _from_mapping(item, f"{name}[{i}]", f"{path}[{i}]", f, ids, index=i)
+            yield _from_mapping(item, f"{path.name}[{i}]", f"{path}[{i}]", f, ids, index=i)
     else:
-        yield _error(
-            ids, path.stem, str(path), f"JSON holds a {type(obj).__name__}, expected an object or a list"
-        )
+        yield _error(ids, stem, src, f"JSON holds a {type(obj).__name__}, expected an object or a list")
 
 
 def _table_row(row: dict[str, Any], f: _Fields) -> dict[str, Any]:
@@ -650,6 +570,9 @@ def _iter_parquet(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
         return
     if i == 0:
         yield _error(ids, name, str(path), "empty file (no Parquet rows)")
+
+
+_READERS = {"jsonl": _iter_jsonl, "csv": _iter_csv, "json": _iter_json, "parquet": _iter_parquet}
 
 
 def record_from_row(
@@ -692,32 +615,24 @@ def _row_meta(value: Any) -> dict[str, Any]:
     return _jsonable(value) if isinstance(value, dict) else {"meta": _jsonable(value)}
 
 
+_KINDS = {"jsonl": JSONL_SUFFIXES, "csv": CSV_SUFFIXES, "json": JSON_SUFFIXES, "parquet": PARQUET_SUFFIXES}
+
+
 def _kind(path: Path) -> str:
-    name = path.name.lower()
-    kinds = (
-        ("jsonl", JSONL_SUFFIXES), ("csv", CSV_SUFFIXES), ("json", JSON_SUFFIXES), ("parquet", PARQUET_SUFFIXES)
-    )  # fmt: skip
-    for kind, suffixes in kinds:
-        if name.endswith(suffixes):
-            return kind
-    return "text"
+    return next((kind for kind, suffixes in _KINDS.items() if path.name.lower().endswith(suffixes)), "text")
 
 
 def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in sorted(FOLDER_SUFFIXES, key=len, reverse=True):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
+    suffix = next((s for s in _LONGEST_FIRST if path.name.lower().endswith(s)), None)
+    return path.name[: -len(suffix)] if suffix else path.stem
 
 
 def _walk(folder: Path) -> list[Path]:
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-        for name in sorted(files):
-            if not name.startswith(".") and name.lower().endswith(FOLDER_SUFFIXES):
-                found.append(Path(root) / name)
+        dirs[:] = [d for d in dirs if not d.startswith((".", "__"))]
+        names = [n for n in files if not n.startswith(".") and n.lower().endswith(FOLDER_SUFFIXES)]
+        found += [Path(root) / n for n in names]
     return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
@@ -745,30 +660,40 @@ def expand_input(inp: str) -> InputSpec:
         return InputSpec(inp, [(p, None)])
     if _GLOB_CHARS.search(inp):
         out: list[tuple[Path, Path | None]] = []
-        for m in sorted(glob.glob(os.path.expanduser(inp), recursive=True)):
-            mp = Path(m)
+        for mp in map(Path, sorted(glob.glob(os.path.expanduser(inp), recursive=True))):
             out.extend([(x, mp) for x in _walk(mp)] if mp.is_dir() else [(mp, None)])
         return InputSpec(inp, out, None if out else "no files match this pattern")
     return InputSpec(inp, [], "no such file or folder")
 
 
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip())
+def _each_file(specs: Iterable[InputSpec]) -> Iterator[tuple[InputSpec, Path | None, Path | None]]:
+    """(spec, file, folder) of each file, once however often named; (spec, None, None) if a spec has none."""
+    seen: set[Path] = set()
+    for spec in specs:
+        if spec.problem:
+            yield spec, None, None
+            continue
+        for path, folder in spec.files:
+            key = path.resolve()
+            if key not in seen:  # the same file named twice (a folder and a glob): read it once
+                seen.add(key)
+                yield spec, path, folder
 
 
-def _count_csv_rows(path: Path) -> int:
-    fh, reader = _open_csv(path)
-    with fh:
-        return sum(1 for row in reader if any(c.strip() for c in row)) - 1  # minus the header
-
-
-def _count_parquet_rows(path: Path) -> int:
+def _count(path: Path, kind: str) -> int:
+    """The records of a JSONL, CSV or Parquet file, counted without parsing a record."""
     try:
-        import pyarrow.parquet as pq
+        if kind == "parquet":
+            import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows  # from the footer: no row is read
-    except Exception:  # no pyarrow or a broken file: one error record
+            return max(pq.ParquetFile(path).metadata.num_rows, 1)  # from the footer: no row is read
+        if kind == "jsonl":
+            with open(path, "rb") as fh:
+                return max(sum(1 for line in fh if line.strip()), 1)
+        fh, reader = _open_csv(path)
+        with fh:
+            return max(sum(1 for row in reader if any(c.strip() for c in row)) - 1, 1)  # minus the header
+    except Exception:  # no pyarrow or an unreadable file: one error record, as for an empty file
         return 1
 
 
@@ -776,29 +701,14 @@ def count_records(specs: Iterable[InputSpec]) -> int | None:
     """How many records `iter_records` will yield for these inputs, where counting is cheap (.txt files,
     JSONL and CSV lines, Parquet rows); None when an input can only be counted by parsing it (.json, .gz)."""
     total = 0
-    seen: set[Path] = set()
-    for spec in specs:
-        if spec.problem:
+    for _, path, _ in _each_file(specs):
+        kind = _kind(path) if path else "text"
+        if kind == "text":  # a .txt file, or an input that names none: one record
             total += 1
-            continue
-        for path in spec.paths:
-            key = path.resolve()
-            if key in seen:
-                continue
-            seen.add(key)
-            kind, name = _kind(path), path.name.lower()
-            if kind == "text":
-                total += 1
-            elif kind == "json" or name.endswith(".gz"):
-                return None
-            elif kind == "parquet":
-                total += max(_count_parquet_rows(path), 1)
-            else:
-                try:
-                    n = _count_lines(path) if kind == "jsonl" else _count_csv_rows(path)
-                except (OSError, csv.Error):
-                    n = 1
-                total += max(n, 1)  # an empty file is one error record
+        elif kind == "json" or path.name.lower().endswith(".gz"):
+            return None
+        else:
+            total += _count(path, kind)
     return total
 
 
@@ -820,48 +730,25 @@ def iter_records(
     can be written as UTF-8.
     """
     for rec in _iter_records(inputs, text_field, id_field, title_field, check_language, max_bytes):
-        rec.source = scrub_surrogates(rec.source)
-        if rec.title is not None:
-            rec.title = scrub_surrogates(rec.title)
-        if rec.error is not None:
-            rec.error = scrub_surrogates(rec.error)
-        rec.meta = _scrub(rec.meta)
+        rec.source, rec.title, rec.error, rec.meta = _scrub([rec.source, rec.title, rec.error, rec.meta])
         yield rec
 
 
 def _iter_records(inputs, text_field, id_field, title_field, check_language, max_bytes):
     if isinstance(inputs, str | os.PathLike | InputSpec):
         inputs = [inputs]
-    f = _Fields(
-        text=text_field, id=id_field, title=title_field, check_language=check_language, max_bytes=max_bytes
-    )
+    f = _Fields(text_field, id_field, title_field, check_language, max_bytes)
     ids = _Ids()
-    seen: set[Path] = set()
-    for inp in inputs:
-        spec = inp if isinstance(inp, InputSpec) else expand_input(str(inp))
-        if spec.problem:
+    specs = (inp if isinstance(inp, InputSpec) else expand_input(str(inp)) for inp in inputs)  # lazily
+    for spec, path, folder in _each_file(specs):
+        if path is None:
             yield _error(ids, spec.arg, spec.arg, f"{spec.problem}: {spec.arg}")
             continue
-        for path, folder in spec.files:
-            key = path.resolve()
-            if key in seen:  # the same file named twice (a folder and a glob): read it once
-                continue
-            seen.add(key)
+        try:
             kind = _kind(path)
-            try:
-                if kind == "jsonl":
-                    yield from _iter_jsonl(path, f, ids)
-                elif kind == "csv":
-                    yield from _iter_csv(path, f, ids)
-                elif kind == "json":
-                    yield from _iter_json(path, f, ids)
-                elif kind == "parquet":
-                    yield from _iter_parquet(path, f, ids)
-                else:
-                    rel = path.relative_to(folder) if folder else None
-                    fallback = rel.with_name(_stem(path)).as_posix() if rel and len(rel.parts) > 1 else None
-                    stem = _stem(path)
-                    rid = stem if scrub_surrogates(stem) not in ids.used or not fallback else fallback
-                    yield from _iter_text_file(path, rid, f, ids)
-            except Exception as e:  # last resort: report the file and go on with the next one
-                yield _error(ids, _stem(path), str(path), f"unreadable: {type(e).__name__}: {e}")
+            if kind == "text":
+                yield _text_record(path, folder, f, ids)
+            else:
+                yield from _READERS[kind](path, f, ids)
+        except Exception as e:  # last resort: report the file and go on with the next one
+            yield _error(ids, _stem(path), str(path), f"unreadable: {type(e).__name__}: {e}")

@@ -54,12 +54,8 @@ class RougeAccumulator:
         """Score one pair; returns its F1 per ROUGE type."""
         scores = self._scorer.score(reference, prediction)  # rouge_score takes (target, prediction)
         self.n += 1
-        for t in ROUGE_TYPES:
-            s = scores[t]
-            acc = self._sums[t]
-            acc[0] += s.precision
-            acc[1] += s.recall
-            acc[2] += s.fmeasure
+        for t in ROUGE_TYPES:  # a Score is (precision, recall, fmeasure)
+            self._sums[t] = [total + x for total, x in zip(self._sums[t], scores[t], strict=True)]
         return {t: scores[t].fmeasure for t in ROUGE_TYPES}
 
     def result(self) -> dict[str, dict[str, float]]:
@@ -88,10 +84,12 @@ def ngrams(tokens: Sequence[str], n: int) -> Counter:
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
-def _f1(overlap: int, cand_total: int, ref_total: int) -> float:
-    if overlap == 0 or cand_total == 0 or ref_total == 0:
+def _f1(cand: Counter, ref: Counter, ref_total: int) -> float:
+    """F1 of the n-grams `cand` against `ref` (which holds `ref_total` n-grams)."""
+    overlap = sum(min(v, ref[k]) for k, v in cand.items() if k in ref)
+    if overlap == 0:
         return 0.0
-    p, r = overlap / cand_total, overlap / ref_total
+    p, r = overlap / sum(cand.values()), overlap / ref_total
     return 2 * p * r / (p + r)
 
 
@@ -101,20 +99,17 @@ def greedy_oracle(
     max_sentences: int | None = None,
 ) -> list[int]:
     """Greedy extractive oracle: add the sentence that most raises mean(R-1 F1, R-2 F1) against the
-    reference, stop when nothing improves it. Accepts raw strings or pre-tokenised syllables.
-    Returns selected indices in article order."""
+    reference until nothing improves it; the indices in article order. Takes strings or syllable lists."""
     toks = [syllables(s) if isinstance(s, str) else list(s) for s in sentences]
     ref = syllables(reference) if isinstance(reference, str) else list(reference)
-    ref1, ref2 = ngrams(ref, 1), ngrams(ref, 2)
-    n1_ref, n2_ref = sum(ref1.values()), sum(ref2.values())
     if not ref or not toks:
         return []
-    sent1 = [ngrams(t, 1) for t in toks]
-    sent2 = [ngrams(t, 2) for t in toks]
+    refs = [ngrams(ref, 1), ngrams(ref, 2)]
+    totals = [sum(r.values()) for r in refs]
+    grams = [[ngrams(t, 1), ngrams(t, 2)] for t in toks]
     sel: list[int] = []
-    cur1: Counter = Counter()
-    cur2: Counter = Counter()
     # Bigrams across a sentence boundary are not counted: the selection is a set of sentences.
+    cur: list[Counter] = [Counter(), Counter()]
     best = 0.0
     limit = len(toks) if max_sentences is None else min(max_sentences, len(toks))
     while len(sel) < limit:
@@ -122,18 +117,14 @@ def greedy_oracle(
         for i in range(len(toks)):
             if i in sel or not toks[i]:
                 continue
-            c1 = cur1 + sent1[i]
-            c2 = cur2 + sent2[i]
-            o1 = sum(min(v, ref1[k]) for k, v in c1.items() if k in ref1)
-            o2 = sum(min(v, ref2[k]) for k, v in c2.items() if k in ref2)
-            score = (_f1(o1, sum(c1.values()), n1_ref) + _f1(o2, sum(c2.values()), n2_ref)) / 2
+            parts = zip(cur, grams[i], refs, totals, strict=True)
+            score = sum(_f1(c + g, r, n) for c, g, r, n in parts) / 2  # mean of the R-1 and R-2 F1
             if score > best_score:
                 best_i, best_score = i, score
         if best_i < 0:
             break
         sel.append(best_i)
-        cur1 += sent1[best_i]
-        cur2 += sent2[best_i]
+        cur = [c + g for c, g in zip(cur, grams[best_i], strict=True)]
         best = best_score
     return sorted(sel)
 

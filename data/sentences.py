@@ -18,9 +18,7 @@ from dangtopic.data.text import CLOSERS, SENTENCE_END, ends_like_sentence, norma
 
 # Abbreviations that never end a sentence in this text (lower-cased, without the final dot).
 ABBREVIATIONS = frozenset(
-    """
-    tp tx tt q p h x đ t ths th.s ts pgs gs bs bsck ks ls nsnd nsưt nsut đ/c đc mr mrs ms dr
-    """.split()
+    "tp tx tt q p h x đ t ths th.s ts pgs gs bs bsck ks ls nsnd nsưt nsut đ/c đc mr mrs ms dr".split()
 )
 _OPENING_PAIRS = {"”": "“", "’": "‘", ")": "(", "]": "[", "}": "{", "»": "«"}
 _LIST_MARKER = re.compile(r"^(?:\(?(?:\d{1,2}|[a-zđ]|[ivxlc]{1,5})[.)]|[-+•*–—])$", re.I)
@@ -115,11 +113,8 @@ def _split_line(line: str) -> list[str]:
         extra.append([cut, e])
     spans = [[s, e] for s, e in extra if line[s:e].strip()]
 
-    out: list[list[int]] = []
-    for span in spans:
-        if not out:
-            out.append(span)
-            continue
+    out: list[list[int]] = spans[:1]
+    for span in spans[1:]:
         prev = line[out[-1][0] : out[-1][1]]
         cur = line[span[0] : span[1]].lstrip()
         # A closing quote/bracket that opens the next piece belongs to the previous sentence.
@@ -150,11 +145,7 @@ def _split_line(line: str) -> list[str]:
 
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences. Line breaks are hard boundaries; no sentence is empty."""
-    out: list[str] = []
-    for line in normalize_text(text).split("\n"):
-        if line:
-            out.extend(_split_line(line))
-    return out
+    return [s for line in normalize_text(text).split("\n") if line for s in _split_line(line)]
 
 
 # A heading ends without sentence punctuation, colon, semicolon or closing quote, and is short.
@@ -169,9 +160,7 @@ def is_heading(line: str, max_words: int = HEADING_MAX_WORDS) -> bool:
 
 
 def split_paragraphs_with_ids(lines: Iterable[str]) -> tuple[list[str], list[int]]:
-    """Sentences of each body line in order, and the paragraph (0, 1, … over non-empty lines) of each.
-
-    A heading line stays one sentence of its own."""
+    """Sentences of each body line in order (a heading stays one), and the paragraph (0, 1, …) of each."""
     out: list[str] = []
     ids: list[int] = []
     para = 0
@@ -179,10 +168,8 @@ def split_paragraphs_with_ids(lines: Iterable[str]) -> tuple[list[str], list[int
         line = normalize_text(line).replace("\n", " ").strip()
         if not line:
             continue
-        if not ends_like_sentence(line) and len(line.split()) <= 30 and not _INNER_END.search(line):
-            sents = [line]
-        else:
-            sents = _split_line(line)
+        heading = not ends_like_sentence(line) and len(line.split()) <= 30 and not _INNER_END.search(line)
+        sents = [line] if heading else _split_line(line)
         if sents:
             out.extend(sents)
             ids.extend([para] * len(sents))

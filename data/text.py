@@ -38,11 +38,8 @@ def normalize_text(text: str) -> str:
 
     Invisible characters go first so that a mark separated from its letter by one still composes.
     """
-    text = _IGNORABLE.sub("", text)
-    text = unicodedata.normalize("NFC", text)
-    text = _LINE_BREAKS.sub("\n", text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return "\n".join(lines)
+    text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", _IGNORABLE.sub("", text)))
+    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
 def normalize_sentence(text: str) -> str:
@@ -114,8 +111,6 @@ def is_vietnamese(text: str) -> bool:
     diacritics is rejected too (the models need them).
     """
     n, marked, common = vietnamese_stats(text)
-    if n == 0:
-        return False
     if n < 8:  # a heading or a one-liner: any Vietnamese letter and one frequent syllable will do
         return marked > 0 and common > 0
     return marked >= 0.3 and common >= 0.25

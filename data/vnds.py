@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from dangtopic.data.paths import shared_path
@@ -36,14 +37,12 @@ class VndsArticle:
 
 def default_vnds_dir() -> Path:
     """`$DANGTOPIC_VNDS_DIR`, else `../shared/data/vnds` beside the checkout or the working directory."""
-    env = os.environ.get("DANGTOPIC_VNDS_DIR")
-    return Path(env) if env else shared_path("data", "vnds")
+    return Path(os.environ.get("DANGTOPIC_VNDS_DIR") or shared_path("data", "vnds"))
 
 
 def split_vnds_abstract(abstract: str) -> list[str]:
     """Split a word-segmented VNDS abstract into detokenised sentences."""
-    parts = [p for p in _ABSTRACT_SPLIT.split(abstract.strip()) if p.strip()]
-    return [detokenize_vnds(p) for p in parts]
+    return [detokenize_vnds(p) for p in _ABSTRACT_SPLIT.split(abstract.strip()) if p.strip()]
 
 
 def parse_vnds_record(d: dict) -> VndsArticle:
@@ -60,11 +59,8 @@ def parse_vnds_record(d: dict) -> VndsArticle:
 
 def _line_id(line: str) -> str | None:
     """The `id` of a raw VNDS line without parsing the whole JSON (ids come first in this corpus)."""
-    if line.startswith('{"id": "'):
-        end = line.find('"', 8)
-        if end > 0:
-            return line[8:end]
-    return None
+    end = line.find('"', 8) if line.startswith('{"id": "') else -1
+    return line[8:end] if end > 0 else None
 
 
 def iter_vnds_lines(split: str, root: str | Path | None = None, limit: int | None = None) -> Iterator[str]:
@@ -76,11 +72,7 @@ def iter_vnds_lines(split: str, root: str | Path | None = None, limit: int | Non
     if not path.exists():
         raise FileNotFoundError(f"VNDS file not found: {path} (set DANGTOPIC_VNDS_DIR)")
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if limit is not None and i >= limit:
-                break
-            if line.strip():
-                yield line
+        yield from (line for line in islice(f, None if limit is None else max(limit, 0)) if line.strip())
 
 
 def iter_vnds(
@@ -88,13 +80,8 @@ def iter_vnds(
 ) -> Iterator[VndsArticle]:
     """Stream detokenised articles of one VNDS split (`train`, `val`, `test`); `ids` keeps only those."""
     for line in iter_vnds_lines(split, root, limit):
-        if ids is not None:
-            quick = _line_id(line)
-            if quick is not None and quick not in ids:
-                continue
-            record = json.loads(line)
-            if record.get("id") not in ids:
-                continue
+        if ids is not None and (quick := _line_id(line)) is not None and quick not in ids:
+            continue  # skipped without parsing the JSON
+        record = json.loads(line)
+        if ids is None or record.get("id") in ids:
             yield parse_vnds_record(record)
-        else:
-            yield parse_vnds_record(json.loads(line))

@@ -16,7 +16,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dangtopic.data.readers import InputRecord, record_from_row
+from dangtopic.inference.writers import RESULT_COLUMNS, result_row, result_schema
+
 __all__ = ["BatchPredictor", "error_record", "ingest_record", "predict_items"]
+# The BatchPredictor options that are `Pipeline.from_pretrained`'s.
+PIPELINE_OPTIONS = ("device", "fast", "batch_size", "topic_summaries", "max_sentences", "max_words")
 
 
 def error_record(rec: Any, reason: str) -> dict[str, Any]:
@@ -35,23 +40,18 @@ def ingest_record(rec: Any) -> Any:
     except Exception as e:  # a bad record must not stop the batch
         return error_record(rec, f"ingestion failed: {type(e).__name__}: {e}")
     if not art.sentences:
-        n = len(art.removed)
-        return error_record(
-            rec, f"no article text left after cleaning ({n} line(s) removed as page furniture)"
-        )
+        removed = f"{len(art.removed)} line(s) removed as page furniture"
+        return error_record(rec, f"no article text left after cleaning ({removed})")
     return art
 
 
 def predict_items(pipe: Any, items: Sequence[Any]) -> list[dict[str, Any]]:
-    """One record per item, in order: the Articles tagged together, error records passed through.
-
-    An Article that breaks the batch is isolated: the others still get their results, it gets an error.
-    """
+    """One record per item, in order: the Articles tagged together, error records passed through. An
+    Article that breaks the batch is isolated: the others still get their results, it gets an error."""
     arts = [it for it in items if not isinstance(it, dict)]
     results: dict[int, dict[str, Any]] = {}
     try:
-        for art, res in zip(arts, pipe.process(arts), strict=True):
-            results[id(art)] = res.to_dict()
+        results = {id(art): res.to_dict() for art, res in zip(arts, pipe.process(arts), strict=True)}
     except Exception:
         for art in arts:
             try:
@@ -83,10 +83,10 @@ class BatchPredictor:
     """Pipeline over tables: `predict_batch(table) -> table`, one output row per input row.
 
     Input columns: `text_field` (required), `id_field` and `title_field` (optional), any others go to the
-    record's `meta`. Output columns: `RESULT_COLUMNS` of `dangtopic.inference.writers` (id, source, title,
-    error, topics, summary, and `record`, the whole `ArticleResult.to_dict()` or error record as JSON).
-    A malformed row (no text, empty, not Vietnamese...) becomes an error row; a row the model fails on
-    too. The output is a pyarrow Table, pandas DataFrame, or dict of lists, like the input.
+    record's `meta`. Output columns: `RESULT_COLUMNS` of `dangtopic.inference.writers`, `record` holding the
+    whole `ArticleResult.to_dict()` or error record as JSON. A malformed row (no text, empty, not
+    Vietnamese...) becomes an error row; a row the model fails on too. The output is a pyarrow Table,
+    pandas DataFrame, or dict of lists, like the input.
 
     `model`, `device`, `fast`, `batch_size` (sentences per forward pass), `topic_summaries`,
     `max_sentences` and `max_words` are those of `Pipeline.from_pretrained`; `chunk_size` articles are
@@ -133,51 +133,34 @@ class BatchPredictor:
                 torch.set_num_threads(self.threads)
             from dangtopic.inference.pipeline import Pipeline
 
-            self._pipe = Pipeline.from_pretrained(
-                self.model,
-                device=self.device,
-                fast=self.fast,
-                batch_size=self.batch_size,
-                topic_summaries=self.topic_summaries,
-                max_sentences=self.max_sentences,
-                max_words=self.max_words,
-            )
+            options = {name: getattr(self, name) for name in PIPELINE_OPTIONS}
+            self._pipe = Pipeline.from_pretrained(self.model, **options)
         return self._pipe
 
     def predict_records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Output records (result or error dicts, as `dangtopic predict` writes them) of input rows."""
-        from dangtopic.data.readers import InputRecord, record_from_row
-
-        text_field, id_field, title_field = self.fields
         items: list[Any] = []
         for i, row in enumerate(rows):
             try:
-                rec = record_from_row(row, text_field, id_field, title_field)
+                rec = record_from_row(row, *self.fields)
             except Exception as e:  # a row no reader would produce: report it, keep its place
-                rid = str(row.get(id_field) or i)
+                rid = str(row.get(self.fields[1]) or i)
                 rec = InputRecord(id=rid, source=rid, error=f"unreadable row: {type(e).__name__}: {e}")
             items.append(ingest_record(rec))
         out: list[dict[str, Any]] = []
         for start in range(0, len(items), self.chunk_size):
             chunk = items[start : start + self.chunk_size]
-            if all(isinstance(x, dict) for x in chunk):
-                out += chunk  # errors only: passed through without loading the model
-            else:
-                out += predict_items(self.pipeline, chunk)
+            # A chunk of errors only is passed through without loading the model.
+            out += chunk if all(isinstance(x, dict) for x in chunk) else predict_items(self.pipeline, chunk)
         return out
 
     def predict_batch(self, table: Any) -> Any:
-        """A pyarrow Table, pandas DataFrame or dict of columns of articles → the same kind of table of
-        `RESULT_COLUMNS`, row for row."""
-        from dangtopic.inference.writers import RESULT_COLUMNS, result_row
-
+        """A table of articles → the same kind of table of `RESULT_COLUMNS`, row for row."""
         rows, kind = _batch_rows(table)
         out = [result_row(r) for r in self.predict_records(rows)]
         if kind == "dict":
             return {c: [r[c] for r in out] for c in RESULT_COLUMNS}
         import pyarrow as pa
-
-        from dangtopic.inference.writers import result_schema
 
         result = pa.Table.from_pylist(out, schema=result_schema())
         return result.to_pandas() if kind == "pandas" else result

@@ -3,11 +3,10 @@
 `--soak N` instead measures the memory of `dangtopic predict` over N articles (see `dangtopic.inference.soak`);
 `--engine ray` the articles/s of `dangtopic predict --engine ray` with 1 and 2 actors beside the local engine.
 
-Compares the fp32 tagger with the fast path (`--fast`: dynamic int8 quantisation of the Linear layers;
-sentences are length-sorted inside the tagger in both) and prints the micro-F1 each gets on the held-out
-hand-labelled test articles (test part of `data/labels/split_v2.json`, each read whole, as the pipeline
-reads articles) with their agreement, so the speed
-gain is never reported without its accuracy cost. Run it alone on the machine (`flock /work/cpu.lock`).
+Compares the fp32 tagger with the fast paths (`--fast`: int8, bf16, the distilled student) and prints the
+micro-F1 each gets on the held-out hand-labelled test articles (test part of `data/labels/split_v2.json`,
+each read whole, as the pipeline reads articles) with their agreement, so the speed gain is never reported
+without its accuracy cost; `--write-card` puts the tables into the model cards. Run it alone on the machine.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ import argparse
 import copy
 import json
 import os
+import platform
+import shlex
 import statistics
 import sys
 import time
@@ -54,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "tagger; empty = fp32 only)",
     )
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    parser.add_argument(
+        "--write-card",
+        action="store_true",
+        help="put the tables in the model cards (README.md) of the tagger, the student and the summariser",
+    )
     engine = parser.add_argument_group(
         "engines (articles/s of the local engine and of Ray actors; needs the `distributed` extra)"
     )
@@ -338,62 +344,85 @@ def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[
     return out
 
 
-def format_results(res: dict[str, Any]) -> str:
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="ignore").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def format_results(res: dict[str, Any], command: str) -> str:
+    """The tables of one run in markdown: printed, and the "Speed" section of the model cards."""
+    load = res["load_average_1min"]
     lines = [
-        f"threads={res['threads']} batch_size={res['batch_size']} sentences={res['sentences']} "
-        f"(mean {res['mean_chars']:.0f} chars) native_bf16={res['native_bf16']}",
-        f"load average at start {res['load_average_1min']:.2f} on {res['cpu_count']} CPUs "
-        "(wall-clock numbers are only meaningful on an otherwise idle machine; sent/CPU-s counts the CPU "
-        f"time of all {res['threads']} threads, so on {res['threads']} idle cores sentences/s is at most "
-        f"{res['threads']} x sent/CPU-s)",
+        "## Speed",
         "",
-        f"{'tagger':<8}{'sentences/s':>13}{'sent/CPU-s':>12}{'speed-up':>10}{'micro-F1':>10}{'ΔF1':>9}"
-        f"{'same labels':>13}{'max |Δp|':>10}",
+        f"Measured by `{command}` on {time.strftime('%Y-%m-%d')}: {_cpu_name()}, {res['cpu_count']} CPUs, "
+        f"{res['threads']} torch threads, native bf16: {'yes' if res['native_bf16'] else 'no'}, load average "
+        f"{'n/a' if load is None else f'{load:.2f}'} at start (wall-clock numbers mean something only on an "
+        f"idle machine), {res['sentences']} sentences (mean {res['mean_chars']:.0f} chars), batches of "
+        f"{res['batch_size']}. `fp32`, `int8` and `bf16` run the full tagger, `distilled` the 4-layer student "
+        "(`tagger-fast/`). Speed-up from CPU time (steadier than wall time on a shared machine); micro-F1 on "
+        "the held-out hand-labelled test sentences, read in their articles (split_v2 test).",
+        "",
+        "| tagger | sentences/s | sent/CPU-s | speed-up | micro-F1 | ΔF1 vs fp32 | same labels | max abs Δp |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    # Speed-up from CPU time: steadier than wall time when other jobs share the machine.
     base = res["tagging"]["fp32"]["sentences_per_cpu_s"]
     for name, e in res["tagging"].items():
         f1 = f"{e['micro_f1']:.4f}" if "micro_f1" in e else "n/a"
-        a = res["agreement"].get(name)
-        extra = (
-            f"{a['micro_f1_change']:>+9.4f}{100 * a['same_label_set']:>12.1f}%{a['max_abs_score_diff']:>10.3f}"
-            if a
-            else f"{'':>9}{'':>13}{'':>10}"
-        )
+        vs = " | | "  # the reference row, or no hand labels to compare on
+        if a := res["agreement"].get(name):
+            vs = f"{a['micro_f1_change']:+.4f} | {100 * a['same_label_set']:.1f}% | {a['max_abs_score_diff']:.3f}"
         lines.append(
-            f"{name:<8}{e['sentences_per_s']:>13.1f}{e['sentences_per_cpu_s']:>12.1f}"
-            f"{e['sentences_per_cpu_s'] / base:>9.2f}x{f1:>10}{extra}"
+            f"| {name} | {e['sentences_per_s']:.1f} | {e['sentences_per_cpu_s']:.1f} | "
+            f"{e['sentences_per_cpu_s'] / base:.2f}x | {f1} | {vs} |"
         )
-    if "micro_f1" in res["tagging"]["fp32"]:
-        n = next(iter(res["agreement"].values()), {}).get("test_sentences", "the")
-        lines.append(
-            f"micro-F1 on {n} held-out hand-labelled sentences, read in their articles (split_v2 test)"
-        )
-    else:
-        lines.append("(hand labels not found: micro-F1 not measured)")
     p = res.get("pipeline", {})
-    lines.append("")
     if "skipped" in p:
-        lines.append(f"pipeline: skipped ({p['skipped']})")
-    else:
-        lines.append(
-            f"full pipeline (ingest + tag + summarise) over {p['articles']} articles; `separate` = fp32 tagger "
-            "and summariser each encoding the article, the others share the tagger's pass where possible:"
-        )
-        for name, e in p.items():
-            if isinstance(e, dict):
-                shared = f"shares {e['shared_layers']} layers" if e.get("shared_layers") else "2 passes"
-                line = (
-                    f"  {name:<10}{e['ms_per_article']:>9.1f} ms/article ({e['cpu_ms_per_article']:.1f} CPU-ms, "
-                    f"{e['sentences_per_article']:.1f} sentences/article, {shared})"
-                )
-                if "same_summary" in e:
-                    line += (
-                        f"; vs separate: same summary {100 * e['same_summary']:.0f}% of articles, same labels "
-                        f"{100 * e['same_sentence_labels']:.1f}% of sentences"
-                    )
-                lines.append(line)
-    return "\n".join(lines)
+        return "\n".join([*lines, "", f"Pipeline: skipped ({p['skipped']})."]) + "\n"
+    lines += [
+        "",
+        f"Full pipeline (ingest, tag in context, summarise) over {p['articles']} articles; `separate` encodes each "
+        "article twice (tagger, then summariser), the other rows share the tagger's pass where they can.",
+        "",
+        "| pipeline | ms/article | CPU-ms/article | sentences/article | encoder passes | same summary | same labels |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, e in p.items():
+        if isinstance(e, dict):
+            passes = f"1 (shares {e['shared_layers']} layers)" if e.get("shared_layers") else "2"
+            same = " | ".join(
+                f"{100 * e[k]:.1f}%" if k in e else "reference"
+                for k in ("same_summary", "same_sentence_labels")
+            )
+            lines.append(
+                f"| {name} | {e['ms_per_article']:.0f} | {e['cpu_ms_per_article']:.0f} | "
+                f"{e['sentences_per_article']:.1f} | {passes} | {same} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _write_cards(args: argparse.Namespace, text: str) -> list[Path]:
+    """Save `text` as the speed section of the tagger's, the student's and the summariser's cards."""
+    from dangtopic.inference.pipeline import model_dirs
+    from dangtopic.models.saving import SPEED_FILE, write_card
+
+    root = Path(args.model) if args.model else None
+    written = []
+    for folder in (*model_dirs(root), model_dirs(root, "distilled")[0]):
+        if (folder / "README.md").is_file():
+            (folder / SPEED_FILE).write_text(text, encoding="utf-8")
+            written.append(write_card(folder))
+    return written
+
+
+def _command() -> str:
+    args = sys.argv[1:] if sys.argv[1:2] == ["benchmark"] else ["benchmark"]
+    return "dangtopic " + " ".join(shlex.quote(a) for a in args)
 
 
 def _usage_problem(args: argparse.Namespace, soak_mode: bool) -> str | None:
@@ -457,8 +486,11 @@ def run(args: argparse.Namespace) -> int:
 
         print(format_engines(res))
     else:
-        print(format_soak(res) if soak_mode else format_results(res))
+        print(format_soak(res) if soak_mode else format_results(res, _command()))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    if args.write_card and not (soak_mode or engines):
+        for readme in _write_cards(args, format_results(res, _command())):
+            print(f"wrote the speed tables into {readme}", file=sys.stderr)
     # The soak fails when a record was lost, duplicated, reordered, or predict crashed.
     return (0 if soak_ok(res) else 1) if soak_mode else 0

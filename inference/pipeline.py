@@ -181,6 +181,30 @@ def model_dirs(path: str | Path | None = None, fast: bool | str = False) -> tupl
     return root / tagger_name, root / "summarizer"
 
 
+FAST_CHOICES = ("bf16", "int8", "distilled")
+
+
+def resolve_fast(fast: bool | str | None, path: str | Path | None = None, device: str = "cpu") -> str | None:
+    """The path `Pipeline.from_pretrained(path, fast=fast)` takes on this machine (see there): None
+    (float32), "bf16", "int8" or "distilled"."""
+    from dangtopic.inference import speed
+
+    if fast is None:
+        # bf16 costs about 0.002 micro-F1 and, with native units, halves the time: the default there
+        return "bf16" if device == "cpu" and speed.native_bf16() else None
+    if fast is False or fast == "off":
+        return None
+    if fast is True or fast == "auto":
+        if speed.native_bf16():
+            return "bf16"
+        # `dangtopic benchmark` on a 2-core AVX2 CPU: the student runs 2.9x fp32 (-0.053 micro-F1), int8
+        # only 1.2x (-0.009): asked for speed, take the student
+        return "distilled" if model_dirs(path, "distilled")[0].is_dir() else "int8"
+    if fast not in FAST_CHOICES:
+        raise ValueError(f"fast method must be one of {('auto', 'off', *FAST_CHOICES)}, got {fast!r}")
+    return fast
+
+
 def _folder(override: str | Path | None, default: Path, what: str) -> Path:
     folder = Path(override) if override is not None else default
     if not folder.is_dir():
@@ -232,22 +256,13 @@ class Pipeline:
         - None (default): "bf16" on a CPU with native bf16 units (AMX / AVX512-BF16), else none;
         - False: none, float32 throughout;
         - `True` / "auto": "bf16" on CPUs with native bf16 units, else "distilled" when the student is
-          there (measured faster and more accurate than int8), else "int8";
+          there (2.9x fp32 speed against int8's 1.2x, at -0.05 micro-F1 against -0.01), else "int8";
         - "bf16" / "int8": the full tagger in bfloat16 / dynamically quantised int8;
         - "distilled": the 4-layer student tagger (`tagger-fast/` beside `tagger/`, shipped with the
           default), in bf16 where native: about 3x faster than bf16 and a little less accurate.
         """
-        from dangtopic.inference.speed import native_bf16
-
         device = _resolve_device(device)
-        if fast is None:
-            # bf16 costs about 0.002 micro-F1 and, with native units, halves the time: the default there
-            fast = device == "cpu" and native_bf16() and "bf16"
-        method = ("auto" if fast is True else fast) or None
-        if method == "auto" and not native_bf16():
-            # `dangtopic benchmark` on a 2-core AVX2 CPU: fp32 63 sent/s; int8 85 at -0.073 micro-F1; the
-            # student 181 at -0.053: the student wins on both counts where it is shipped
-            method = "distilled" if model_dirs(path, "distilled")[0].is_dir() else "int8"
+        method = resolve_fast(fast, path, device)
         student = method == "distilled"
         tdir, sdir = model_dirs(path, method)
         if not isinstance(tagger, SentenceTagger):
@@ -257,8 +272,15 @@ class Pipeline:
             summarizer = ExtractiveSummarizer.from_pretrained(_folder(summarizer, sdir, "summarizer"))
         summarizer.to(device)
         pipe = cls(tagger, summarizer, **kwargs)
-        if method:
-            pipe.make_fast(method, student=student)
+        from dangtopic.inference import speed
+
+        if student:
+            # the student is never quantised: int8 costs it more accuracy than it saves time
+            if speed.native_bf16():
+                pipe.make_fast("bf16")
+            pipe.fast = "distilled+bf16" if pipe.fast else "distilled"
+        elif method:
+            pipe.make_fast(method)
         return pipe
 
     def save_pretrained(self, path: str | Path) -> Path:
@@ -271,24 +293,15 @@ class Pipeline:
         self.summarizer.save_pretrained(root / "summarizer")
         return root
 
-    def make_fast(self, method: str = "auto", student: bool = False) -> Pipeline:
-        """Switch to a fast CPU path in place: `int8`, `bf16` or `auto` (see `dangtopic.inference.speed`).
+    def make_fast(self, method: str) -> Pipeline:
+        """Switch the loaded models to a fast CPU path in place: `int8` quantises the tagger's encoder;
+        `bf16` runs the tagger and the summariser's sentence encoder in bfloat16."""
+        from dangtopic.inference.speed import bf16_summarizer, make_fast
 
-        `int8` quantises the tagger; `bf16` runs the tagger and the summariser's sentence encoder in bfloat16.
-        `student=True` says the tagger is already the distilled one: it is only cast to bf16 (on CPUs with
-        native bf16), never quantised, because int8 costs more accuracy than the 0.01 micro-F1 budget.
-        """
-        from dangtopic.inference.speed import bf16_summarizer, make_fast, native_bf16, resolve_method
-
-        if student:
-            method = "bf16" if native_bf16() else ""
-        else:
-            method = resolve_method(method)
-        if method:
-            make_fast(self.tagger, method)
+        make_fast(self.tagger, method)
         if method == "bf16" and isinstance(self.summarizer, ExtractiveSummarizer):
             bf16_summarizer(self.summarizer)
-        self.fast = "+".join(x for x in ("distilled" if student else "", method) if x)
+        self.fast = method
         return self
 
     @property
@@ -430,15 +443,33 @@ class Pipeline:
             out.append(sents)
         return out, None if vectors is None else _split_vectors(vectors, articles)
 
-    def _summary_vectors(self, articles: Sequence[Article]) -> list[tuple[Any, Any] | None]:
+    def _summary_vectors(self, articles: Sequence[Article], tagged) -> list[tuple[Any, Any] | None]:
         """Each article's (title vector or None, sentence vectors) from the summariser's own encoder, in one
-        batch: its summary and its per-topic summaries all reuse them. None for other summariser types."""
+        batch: its summary and its per-topic summaries all reuse them. Only the sentences the summariser
+        can read are encoded: the first `max_article_sentences`, and the tagged ones when `tagged` (the
+        SentenceResults of each article) is given for topic summaries; the other rows stay zero.
+        None for other summariser types."""
         if not isinstance(self.summarizer, ExtractiveSummarizer):
             return [None] * len(articles)
-        texts = [
-            t for art in articles if art.sentences for t in ([art.title] if art.title else []) + art.sentences
-        ]
-        return _split_vectors(self.summarizer.embed(texts), articles)
+        cap = self.summarizer.config.max_article_sentences
+        keep: list[list[int]] = []
+        texts: list[str] = []
+        for i, art in enumerate(articles):
+            valid = [j for j, t in enumerate(art.sentences) if normalize_sentence(t)]
+            rows = set(valid[:cap]) | ({s.index for s in tagged[i] if s.labels} if tagged else set())
+            keep.append(sorted(rows))
+            if art.sentences:
+                texts += ([art.title] if art.title else []) + [art.sentences[j] for j in keep[-1]]
+        split = _split_vectors(self.summarizer.embed(texts), articles, keep)
+        out: list[tuple[Any, Any] | None] = []
+        for art, rows, vecs in zip(articles, keep, split, strict=True):
+            if vecs is None:
+                out.append(None)
+                continue
+            full = vecs[1].new_zeros((len(art.sentences), vecs[1].shape[1]))
+            full[rows] = vecs[1]
+            out.append((vecs[0], full))
+        return out
 
     @staticmethod
     def _sentence_list(sentences: str | Sequence[str]) -> tuple[bool, list[str]]:
@@ -510,7 +541,7 @@ class Pipeline:
         topic_summaries = self.topic_summaries if topic_summaries is None else topic_summaries
         tagged, vectors = self._tag_articles(articles, self.shared_layers())
         if vectors is None:
-            vectors = self._summary_vectors(articles)
+            vectors = self._summary_vectors(articles, tagged if topic_summaries else None)
         summ = self.summarizer
         cap = summ.config.max_article_sentences if isinstance(summ, ExtractiveSummarizer) else None
         results = []
@@ -573,20 +604,22 @@ class Pipeline:
         return results[0] if single else results
 
 
-def _split_vectors(vectors, articles: Sequence[Article]) -> list[tuple[Any, Any] | None]:
+def _split_vectors(vectors, articles: Sequence[Article], rows=None) -> list[tuple[Any, Any] | None]:
     """Cut vectors of consecutive articles (title first when there is one and the article has sentences)
-    into each article's (title vector or None, sentence vectors); None for an article without sentences."""
+    into each article's (title vector or None, sentence vectors); None for an article without sentences.
+    `rows` (the sentence indices encoded, per article) when not every sentence was."""
     out: list[tuple[Any, Any] | None] = []
     pos = 0
-    for art in articles:
+    for i, art in enumerate(articles):
         if not art.sentences:
             out.append(None)
             continue
         title = None
         if art.title:
             title, pos = vectors[pos], pos + 1
-        out.append((title, vectors[pos : pos + len(art.sentences)]))
-        pos += len(art.sentences)
+        n = len(art.sentences) if rows is None else len(rows[i])
+        out.append((title, vectors[pos : pos + n]))
+        pos += n
     return out
 
 

@@ -1,23 +1,15 @@
 """Batch inference: `dangtopic predict INPUT... -o OUTPUT [-o OUTPUT2 ...]`.
 
-Inputs are files, folders, globs, JSONL, CSV or Parquet (see `dangtopic.data.readers`). Every input
-record yields exactly one output record, in input order: a result, or `{"id", "source", "title", "error"}`;
-each failed record's id and reason is also printed (the first 20, then a count). Outputs are chosen by
-extension (.jsonl, .csv, .html, .parquet) and written incrementally, flushed per record (Parquet per
-row group); memory stays flat however many records (`dangtopic benchmark --soak` measures it), and the
-HTML report shows the first `--report-max-articles` (1000) articles in full, its overview covering all.
+Every input record yields exactly one output record, in input order: a result, or `{"id", "source",
+"title", "error"}`, whose id and reason are also printed (the first 20, then a count). Outputs are written
+as records arrive, flushed per record (Parquet per row group), so memory stays flat however many records.
 
-`--engine ray` runs the models in Ray actors instead, on this machine or a Ray cluster (see
-`dangtopic.inference.ray_engine`); inputs, outputs and records are those of the local engine.
-
-Inputs and outputs are checked before the model loads: a missing input, an output that is also an input,
-an output that cannot be written, or an existing output (of any format) without `--overwrite` or
-`--resume` stops the run with nothing written. `--resume` continues an interrupted run from its JSONL
-output: the ids already written are skipped (a crash-truncated last line is cut first) and new records
-are appended; CSV/HTML outputs are rebuilt from the JSONL records plus the new ones. Ctrl-C and SIGTERM
-stop cleanly (outputs closed, resumable). Exit code: 0 if every record succeeded, 1 if any failed, 2 for
-a usage, input, output or model-loading error or a failed write, 130 when interrupted by Ctrl-C (SIGINT),
-143 by SIGTERM.
+Inputs and outputs are checked before the model loads: a missing input, an output that is also an input
+or cannot be written, or an existing output without `--overwrite` or `--resume` stops the run with
+nothing written. `--resume` skips the ids already in the JSONL output (its crash-truncated last line cut
+first) and appends; other outputs are rebuilt. Ctrl-C and SIGTERM stop cleanly (outputs closed,
+resumable). Exit code: 0 if every record succeeded, 1 if any failed, 2 for a usage, input, output or
+model-loading error or a failed write, 130 when interrupted by Ctrl-C (SIGINT), 143 by SIGTERM.
 """
 
 from __future__ import annotations
@@ -28,9 +20,13 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from dangtopic.data import readers
+from dangtopic.data.readers import DISTRIBUTED_INSTALL
+from dangtopic.inference.batch import PIPELINE_OPTIONS, BatchPredictor, ingest_record, predict_items
+from dangtopic.inference.writers import ResumeState, iter_jsonl, open_writer, output_format, scan_for_resume
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,9 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "sentence), .html (report), .parquet (one row per article, the record as JSON); repeat for several",
     )
     parser.add_argument(
-        "--model",
-        default=None,
-        help="model folder with tagger/ and summarizer/ (default: the shipped models)",
+        "--model", help="model folder with tagger/ and summarizer/ (default: the shipped models)"
     )
     parser.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the models run"
@@ -86,28 +80,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--topic-summaries", action="store_true", help="also summarise each topic's sentences"
     )
     parser.add_argument(
-        "--max-sentences",
-        type=int,
-        default=None,
-        help="summary length cap in sentences (default: the model's)",
+        "--max-sentences", type=int, help="summary length cap in sentences (default: the model's)"
     )
-    parser.add_argument(
-        "--max-words", type=int, default=None, help="summary length cap in words (default: the model's)"
-    )
+    parser.add_argument("--max-words", type=int, help="summary length cap in words (default: the model's)")
     parser.add_argument(
         "--fast",
         nargs="?",
         const="auto",
-        default=None,
         choices=["auto", "int8", "bf16", "distilled", "off"],
-        help="faster CPU tagger: int8 quantisation or bf16 (auto: bf16 on CPUs with native bf16, else "
-        "the distilled student, or int8 where none is shipped), or `distilled`, the 4-layer student tagger (about 3x faster again, a little less "
-        "accurate); `dangtopic benchmark` prints the speed and micro-F1 cost of each (default: bf16 on "
-        "CPUs with native bf16 units, else off; `off`: float32 everywhere)",
+        help="faster CPU tagger: `int8` (the full tagger quantised, about 1.2x at -0.01 micro-F1), `bf16`, "
+        "`distilled` (the 4-layer student tagger, about 3x at -0.05), `auto` (bf16 on CPUs with native "
+        "bf16, else the student, else int8); `dangtopic benchmark` prints the speed and micro-F1 cost of "
+        "each (default: bf16 on CPUs with native bf16 units, else off; `off`: float32 everywhere)",
     )
-    parser.add_argument(
-        "--title", default=None, help="heading of the HTML report (default: dangtopic report)"
-    )
+    parser.add_argument("--title", help="heading of the HTML report (default: dangtopic report)")
     parser.add_argument(
         "--report-max-articles",
         type=int,
@@ -125,8 +111,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="when stderr is not a terminal, log progress every N articles instead of drawing a bar",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or progress lines")
-    from dangtopic.data.readers import DISTRIBUTED_INSTALL
-
     ray = parser.add_argument_group(
         "engine", f"run the models in Ray actors, here or on a Ray cluster (needs {DISTRIBUTED_INSTALL})"
     )
@@ -138,24 +122,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     ray.add_argument(
         "--address",
-        default=None,
         help="Ray cluster: auto (the one running here), ray://HOST:10001 (Ray Client), or a GCS address "
         "(default: $RAY_ADDRESS, else a new Ray instance on this machine); the model folder must exist on "
         "every node",
     )
+    ray.add_argument("--actors", type=int, metavar="N", help="actors (default: as many as the CPUs hold)")
     ray.add_argument(
-        "--actors", type=int, default=None, metavar="N", help="actors (default: as many as the CPUs hold)"
+        "--cpus-per-actor", type=float, metavar="C", help="CPUs (torch threads) per actor (default: 1)"
     )
-    ray.add_argument(
-        "--cpus-per-actor",
-        type=float,
-        default=None,
-        metavar="C",
-        help="CPUs (torch threads) per actor (default: 1)",
-    )
-    ray.add_argument(
-        "--gpus-per-actor", type=float, default=None, metavar="G", help="GPUs per actor (default: 0)"
-    )
+    ray.add_argument("--gpus-per-actor", type=float, metavar="G", help="GPUs per actor (default: 0)")
 
 
 # Articles rendered in full in an HTML output of `predict`: ~15 kB each (25 sentences), so ~15 MB of HTML.
@@ -163,6 +138,8 @@ REPORT_MAX_ARTICLES = 1000
 LOG_EVERY = 500
 # Failed records printed one by one on stderr; past this only counted (every reason is in the outputs).
 MAX_FAILURES_SHOWN = 20
+# The least value of each numeric option.
+MINIMUMS = {"batch_size": 1, "chunk_size": 1, "log_every": 1, "report_max_articles": 0, "num_workers": 0}
 # Options of the Ray engine only (None when not given).
 RAY_OPTIONS = ("address", "actors", "cpus_per_actor", "gpus_per_actor")
 
@@ -184,21 +161,14 @@ def quiet_libraries() -> None:
 
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\.|$)")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch(\.|$)")
-    try:
-        from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover - transformers is a hard dependency
-        pass
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 class UsageError(Exception):
     """A problem found before any work starts: printed as one line, exit code 2."""
-
-
-class _WriteError(Exception):
-    """An output could not be written (disk full, device gone): the run stops, resumable."""
 
 
 def _reason(e: BaseException) -> str:
@@ -206,26 +176,6 @@ def _reason(e: BaseException) -> str:
     text = (getattr(e, "strerror", None) if isinstance(e, OSError) else None) or str(e) or type(e).__name__
     text = text.strip().splitlines()[0] if text.strip() else type(e).__name__
     return text if isinstance(e, OSError | ValueError) else f"{type(e).__name__}: {text}"
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[dict[str, int]]:
-    """SIGTERM raises KeyboardInterrupt, like Ctrl-C, so both stop cleanly; yields {"signal": number}."""
-    caught: dict[str, int] = {}
-
-    def handler(signum, frame):
-        caught["signal"] = signum
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield caught
-        return
-    try:
-        yield caught
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _file_key(path: Path) -> tuple[int, int] | Path:
@@ -238,13 +188,11 @@ def _file_key(path: Path) -> tuple[int, int] | Path:
 
 def check_inputs(specs: list[Any], text_field: str) -> None:
     """Every input names something, and a CSV or Parquet named on the command line has the text column."""
-    from dangtopic.data.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, input_columns
-
     problems = [f"{spec.arg}: {spec.problem}" for spec in specs if spec.problem]
-    tables = CSV_SUFFIXES + PARQUET_SUFFIXES
+    tables = readers.CSV_SUFFIXES + readers.PARQUET_SUFFIXES
     for spec in specs:
         if len(spec.files) == 1 and spec.files[0][1] is None and spec.arg.lower().endswith(tables):
-            columns = input_columns(spec.files[0][0])
+            columns = readers.input_columns(spec.files[0][0])
             if columns is not None and text_field not in columns:
                 problems.append(
                     f"{spec.arg}: no column {text_field!r} (columns: {', '.join(columns[:12])}); "
@@ -283,10 +231,10 @@ def check_outputs(outputs: list[Path], specs: list[Any], overwrite: bool, resume
 
 
 class _Progress:
-    """A bar with a total and rates on a terminal; elsewhere a log line every `every` articles."""
+    """Counts the new records, names the first failed ones; a bar on a terminal, else a line every `every`."""
 
     def __init__(self, total: int | None, initial: int, quiet: bool, every: int):
-        self.total, self.done, self.every, self.quiet = total, initial, every, quiet
+        self.total, self.initial, self.every, self.quiet = total, initial, every, quiet
         self.new = self.sentences = self.failed = 0
         self.t0 = time.time()
         self.bar = None
@@ -302,26 +250,26 @@ class _Progress:
                 dynamic_ncols=True,
             )
 
-    def update(self, sentences: int, failed: bool) -> None:
-        self.done += 1
+    def update(self, record: dict[str, Any]) -> None:
+        failed = bool(record.get("error"))
         self.new += 1
-        self.sentences += sentences
+        self.sentences += 0 if failed else len(record.get("sentences", []))
         self.failed += failed
-        rate = self.sentences / max(time.time() - self.t0, 1e-9)
+        if failed and self.failed <= MAX_FAILURES_SHOWN:
+            src = f" ({record['source']})" if record.get("source") not in (None, record["id"]) else ""
+            self.write(f"failed: {record['id']}{src}: {record['error']}")
+        elapsed = max(time.time() - self.t0, 1e-9)
         if self.bar is not None:
-            post = f"{rate:.0f} sentences/s" + (f", {self.failed} failed" if self.failed else "")
-            self.bar.set_postfix_str(post, refresh=False)
+            fails = f", {self.failed} failed" if self.failed else ""
+            self.bar.set_postfix_str(f"{self.sentences / elapsed:.0f} sentences/s{fails}", refresh=False)
             self.bar.update(1)
         elif not self.quiet and self.new % self.every == 0:
-            self.write(self.line())
-
-    def line(self) -> str:
-        elapsed = max(time.time() - self.t0, 1e-9)
-        of, pct = (f"/{self.total}", f" ({100 * self.done / self.total:.0f}%)") if self.total else ("", "")
-        return (
-            f"predict: {self.done}{of} articles{pct}, {self.new / elapsed:.1f} articles/s, "
-            f"{self.sentences / elapsed:.0f} sentences/s, {self.failed} failed, {elapsed:.0f} s"
-        )
+            done = self.initial + self.new
+            of, pct = (f"/{self.total}", f" ({100 * done / self.total:.0f}%)") if self.total else ("", "")
+            self.write(
+                f"predict: {done}{of} articles{pct}, {self.new / elapsed:.1f} articles/s, "
+                f"{self.sentences / elapsed:.0f} sentences/s, {self.failed} failed, {elapsed:.0f} s"
+            )
 
     def write(self, text: str) -> None:
         if self.bar is not None:
@@ -334,33 +282,34 @@ class _Progress:
             self.bar.close()
 
 
-class _Stats:
-    def __init__(self) -> None:
-        self.records = 0
-        self.failed = 0
-        self.sentences = 0
-        self.resumed = 0
-
-
 def run(args: argparse.Namespace) -> int:
-    with _sigterm_as_interrupt() as caught:
-        try:
-            return _run(args, caught)
-        except UsageError as e:
-            print(e, file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:  # before any record was written, e.g. while the model loads
-            print("\ninterrupted; nothing was written", file=sys.stderr)
-            return 128 + caught.get("signal", signal.SIGINT)
+    caught: dict[str, int] = {}
+
+    def on_sigterm(signum, frame):  # like Ctrl-C, so that both stop cleanly
+        caught["signal"] = signum
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        return _run(args, caught)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # before any record was written, e.g. while the model loads
+        print("\ninterrupted; nothing was written", file=sys.stderr)
+        return 128 + caught.get("signal", signal.SIGINT)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    for name in ("batch_size", "chunk_size", "log_every"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"error: --{name.replace('_', '-')} must be >= 1")
-    for name in ("report_max_articles", "num_workers"):
-        if getattr(args, name) < 0:
-            raise UsageError(f"error: --{name.replace('_', '-')} must be >= 0")
+    for name, least in MINIMUMS.items():
+        if getattr(args, name) < least:
+            raise UsageError(f"error: --{name.replace('_', '-')} must be >= {least}")
     if args.resume and args.overwrite:
         raise UsageError("error: choose --resume (continue) or --overwrite (start again), not both")
     ray_only = [f"--{n.replace('_', '-')}" for n in RAY_OPTIONS if getattr(args, n) is not None]
@@ -379,37 +328,13 @@ def _predictor_options(args: argparse.Namespace) -> dict[str, Any]:
     model = args.model
     if model is not None and Path(model).exists():
         model = str(Path(model).resolve())  # Ray workers need not share our working directory
-    return {
-        "model": model,
-        "device": args.device,
-        "fast": False if args.fast == "off" else args.fast,
-        "batch_size": args.batch_size,
-        "topic_summaries": args.topic_summaries,
-        "max_sentences": args.max_sentences,
-        "max_words": args.max_words,
-    }
-
-
-def _check_ray(args: argparse.Namespace) -> list[str]:
-    """Ray is installed and the model folder readable (checked here, loaded in the actors); its labels."""
-    try:
-        from dangtopic.inference.ray_engine import check_model, require_ray
-
-        require_ray()
-    except ImportError as e:
-        raise UsageError(f"error: {e}") from None
-    try:
-        return check_model(args.model, args.fast)
-    except Exception as e:
-        where = f" from {args.model}" if args.model else ""
-        raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
+    opts = {"model": model, **{name: getattr(args, name) for name in PIPELINE_OPTIONS}}
+    opts["fast"] = False if args.fast == "off" else args.fast
+    return opts
 
 
 def local_results(pipe: Any, records: Iterable[Any], chunk_size: int, num_workers: int) -> Iterator[dict]:
-    """The local engine: one output record per input record, in order. Records are ingested (in
-    `num_workers` processes if > 0), then `chunk_size` articles at a time tagged together."""
-    from dangtopic.inference.batch import ingest_record, predict_items
-
+    """The local engine: one output record per input record, in order; ingests in `num_workers` processes."""
     executor = None
     try:
         if num_workers > 0:
@@ -421,8 +346,7 @@ def local_results(pipe: Any, records: Iterable[Any], chunk_size: int, num_worker
             items = _bounded_map(ingest_record, records, executor, ahead=max(4, 4 * chunk_size))
         else:
             items = map(ingest_record, records)
-        pending: list[Any] = []
-        n_articles = 0
+        pending, n_articles = [], 0
         for item in items:
             pending.append(item)
             n_articles += not isinstance(item, dict)
@@ -435,174 +359,40 @@ def local_results(pipe: Any, records: Iterable[Any], chunk_size: int, num_worker
             executor.shutdown(cancel_futures=True)
 
 
+def _skip_done(records: Iterable[Any], done: Counter) -> Iterator[Any]:
+    """The records not already written: each id is skipped as often as `done` counts it (which shrinks)."""
+    for rec in records:
+        n = done.pop(str(rec.id), 0)
+        if n > 1:
+            done[str(rec.id)] = n - 1
+        elif not n:
+            yield rec
+
+
 def _run(args: argparse.Namespace, caught: dict[str, int]) -> int:
     """Check the arguments, load the engine, stream every record to the writers, report."""
     t0 = time.time()
     _check_args(args)
     outputs, jsonl, specs = _plan_io(args)
-    stats = _Stats()
-    done = _resume_state(args, jsonl, stats)
+    resumed = _resume_state(args, jsonl)
     opts = _predictor_options(args)
     pipe, labels = _load_engine(args, opts)
+    if pipe is None and not args.quiet:
+        print("starting Ray: each actor loads the model…", file=sys.stderr, flush=True)
     writers = _open_writers(args, outputs, jsonl, labels)
-    from dangtopic.data.readers import count_records
-
-    total = None if args.quiet else count_records(specs)
-    progress = _Progress(total, stats.resumed, args.quiet, args.log_every)
-    code, shown = _stream(args, caught, pipe, opts, specs, done, writers, outputs, jsonl, stats, progress)
-
-    if progress.failed > shown:
-        print(
-            f"… and {progress.failed - shown} more failed records; every reason is in {outputs[0]}",
-            file=sys.stderr,
-        )
-    elapsed = time.time() - t0
-    line = f"{stats.records} articles, {stats.failed} failed, {stats.sentences} sentences, {elapsed:.1f} s"
-    if stats.resumed:
-        line += f" ({stats.resumed} already done before resuming)"
-    print(line, file=sys.stderr)
-    if code:
-        return code
-    return 1 if stats.failed else 0
-
-
-def _plan_io(args: argparse.Namespace) -> tuple[list[Path], list[Path], list[Any]]:
-    """(outputs, the .jsonl ones, expanded input specs), all checked before any model loads."""
-    from dangtopic.data.readers import expand_input
-    from dangtopic.inference.writers import output_format
-
-    outputs = [Path(o) for o in args.output]
-    try:
-        formats = [output_format(o) for o in outputs]
-    except ValueError as e:
-        raise UsageError(f"error: {e}") from None
-    if len({o.resolve() for o in outputs}) != len(outputs):
-        raise UsageError("error: the same output is given twice")
-    jsonl = [o for o, f in zip(outputs, formats, strict=True) if f == ".jsonl"]
-    if args.resume and not jsonl:
-        raise UsageError("error: --resume needs a .jsonl output to know what is done")
-    # Expanded once, up front: files created later (our own outputs) are never read as inputs.
-    specs = [expand_input(str(i)) for i in args.inputs]
-    check_inputs(specs, args.text_field)
-    check_outputs(outputs, specs, overwrite=args.overwrite, resume=args.resume)
-    return outputs, jsonl, specs
-
-
-def _resume_state(args: argparse.Namespace, jsonl: list[Path], stats: _Stats) -> Counter:
-    """With --resume: the ids already in the primary JSONL (counted into `stats`); else nothing."""
-    from dangtopic.inference.writers import scan_for_resume
-
-    if not (args.resume and jsonl[0].exists()):
-        return Counter()
-    try:
-        state = scan_for_resume(jsonl[0])
-    except (ValueError, UnicodeDecodeError) as e:
-        raise UsageError(f"error: cannot resume from {jsonl[0]}: {e}") from None
-    stats.records, stats.failed, stats.sentences = state.records, state.failed, state.sentences
-    stats.resumed = state.records
-    if state.repaired_bytes:
-        print(f"{jsonl[0]}: removed a truncated last line ({state.repaired_bytes} bytes)", file=sys.stderr)
-    return state.done
-
-
-def _load_engine(args: argparse.Namespace, opts: dict[str, Any]) -> tuple[Any, list[str]]:
-    """(the local pipeline, or None for Ray whose actors load their own; the labels)."""
-    if args.engine == "ray":
-        labels = _check_ray(args)
-        if not args.quiet:
-            print("starting Ray: each actor loads the model…", file=sys.stderr, flush=True)
-        return None, labels
-    if not args.quiet:
-        print(f"loading the model from {args.model or 'the shipped defaults'}…", file=sys.stderr, flush=True)
-    try:
-        from dangtopic.inference.batch import BatchPredictor
-
-        pipe = BatchPredictor(**opts).pipeline
-    except Exception as e:  # a broken model folder is the user's to fix, not a traceback
-        where = f" from {args.model}" if args.model else ""
-        raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
-    return pipe, list(pipe.labels)
-
-
-def _open_writers(
-    args: argparse.Namespace, outputs: list[Path], jsonl: list[Path], labels: list[str]
-) -> list:
-    from dangtopic.inference.writers import open_writer
-
-    writers: list[Any] = []
-    try:
-        for o in outputs:
-            if args.resume and o in jsonl[1:]:
-                o.unlink(missing_ok=True)  # secondary JSONL outputs are rebuilt, like CSV/HTML
-            writers.append(
-                open_writer(
-                    o,
-                    labels=labels,
-                    append=args.resume and o == jsonl[0],
-                    title=args.title,
-                    max_articles=args.report_max_articles or None,
-                )
-            )
-    except OSError as e:
-        for w in writers:
-            w.close()
-        raise UsageError(f"error: cannot write {o}: {_reason(e)}") from None
-    return writers
-
-
-def _stream(
-    args, caught, pipe, opts, specs, done, writers, outputs, jsonl, stats, progress
-) -> tuple[int, int]:
-    """Predict every record not already done and write it everywhere; returns (exit code, failures shown).
-
-    Any stop (Ctrl-C, SIGTERM, a full disk) closes the writers cleanly, so --resume can continue."""
-    from dangtopic.data.readers import iter_records
-    from dangtopic.inference.writers import is_error, iter_jsonl
-
-    shown = 0
-
-    def emit(record: dict[str, Any]) -> None:
-        nonlocal shown
-        for w in writers:
-            try:
-                w.write(record)
-            except OSError as e:
-                raise _WriteError(f"cannot write {w.path}: {_reason(e)}") from e
-        stats.records += 1
-        failed = is_error(record)
-        n_sent = 0 if failed else len(record.get("sentences", []))
-        stats.failed += failed
-        stats.sentences += n_sent
-        if failed and shown < MAX_FAILURES_SHOWN:
-            shown += 1
-            src = f" ({record['source']})" if record.get("source") not in (None, record["id"]) else ""
-            progress.write(f"failed: {record['id']}{src}: {record['error']}")
-        progress.update(n_sent, failed)
-
-    def todo(records: Iterable[Any]) -> Iterator[Any]:
-        for rec in records:
-            key = str(rec.id)
-            if key in done:
-                done[key] -= 1
-                if not done[key]:
-                    del done[key]  # the resume set shrinks as the already-done records go by
-                continue
-            yield rec
-
+    total = None if args.quiet else readers.count_records(specs)
+    progress = _Progress(total, resumed.records, args.quiet, args.log_every)
+    # Any stop (Ctrl-C, SIGTERM, a full disk) closes the writers cleanly, so --resume can continue.
     results: Any = None
     code = 0
     try:
-        # Rebuild secondary outputs from what the primary JSONL already holds.
-        if stats.resumed:
+        if resumed.records:  # resuming: rebuild the other outputs from what the primary JSONL holds
             rebuild = [w for w, o in zip(writers, outputs, strict=True) if o != jsonl[0]]
             for rec in iter_jsonl(jsonl[0]) if rebuild else ():
                 for w in rebuild:
                     w.write(rec)
-        records = todo(
-            iter_records(
-                specs, text_field=args.text_field, id_field=args.id_field, title_field=args.title_field
-            )
-        )
+        fields = {"text_field": args.text_field, "id_field": args.id_field, "title_field": args.title_field}
+        records = _skip_done(readers.iter_records(specs, **fields), resumed.done)
         if pipe is None:
             from dangtopic.inference.ray_engine import ray_predict
 
@@ -618,12 +408,17 @@ def _stream(
         else:
             results = local_results(pipe, records, args.chunk_size, args.num_workers)
         for record in results:
-            emit(record)
+            for w in writers:
+                try:
+                    w.write(record)
+                except OSError as e:
+                    raise OSError(f"cannot write {w.path}: {_reason(e)}") from e  # disk full: stop, resumable
+            progress.update(record)
     except KeyboardInterrupt:
         name = "SIGTERM" if caught.get("signal") == signal.SIGTERM else "interrupted"
         print(f"\n{name}: stopped cleanly; rerun with --resume to continue", file=sys.stderr)
         code = 128 + caught.get("signal", signal.SIGINT)
-    except (_WriteError, OSError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError) as e:
         print(f"\nerror: {_reason(e)}; rerun with --resume to continue", file=sys.stderr)
         code = 2
     finally:
@@ -636,4 +431,82 @@ def _stream(
             except OSError as e:
                 print(f"error: cannot finish {w.path}: {_reason(e)}", file=sys.stderr)
                 code = code or 2
-    return code, shown
+    if progress.failed > MAX_FAILURES_SHOWN:
+        more = progress.failed - MAX_FAILURES_SHOWN
+        print(f"… and {more} more failed records; every reason is in {outputs[0]}", file=sys.stderr)
+    failed = resumed.failed + progress.failed
+    articles, sentences = resumed.records + progress.new, resumed.sentences + progress.sentences
+    line = f"{articles} articles, {failed} failed, {sentences} sentences, {time.time() - t0:.1f} s"
+    if resumed.records:
+        line += f" ({resumed.records} already done before resuming)"
+    print(line, file=sys.stderr)
+    return code or (1 if failed else 0)
+
+
+def _plan_io(args: argparse.Namespace) -> tuple[list[Path], list[Path], list[Any]]:
+    """(outputs, the .jsonl ones, expanded input specs), all checked before any model loads."""
+    outputs = [Path(o) for o in args.output]
+    try:
+        formats = [output_format(o) for o in outputs]
+    except ValueError as e:
+        raise UsageError(f"error: {e}") from None
+    if len({o.resolve() for o in outputs}) != len(outputs):
+        raise UsageError("error: the same output is given twice")
+    jsonl = [o for o, f in zip(outputs, formats, strict=True) if f == ".jsonl"]
+    if args.resume and not jsonl:
+        raise UsageError("error: --resume needs a .jsonl output to know what is done")
+    # Expanded once, up front: files created later (our own outputs) are never read as inputs.
+    specs = [readers.expand_input(str(i)) for i in args.inputs]
+    check_inputs(specs, args.text_field)
+    check_outputs(outputs, specs, overwrite=args.overwrite, resume=args.resume)
+    return outputs, jsonl, specs
+
+
+def _resume_state(args: argparse.Namespace, jsonl: list[Path]) -> ResumeState:
+    """With --resume: what the primary JSONL already holds (a `ResumeState`); else an empty one."""
+    if not (args.resume and jsonl[0].exists()):
+        return ResumeState()
+    try:
+        state = scan_for_resume(jsonl[0])
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"error: cannot resume from {jsonl[0]}: {e}") from None
+    if state.repaired_bytes:
+        print(f"{jsonl[0]}: removed a truncated last line ({state.repaired_bytes} bytes)", file=sys.stderr)
+    return state
+
+
+def _load_engine(args: argparse.Namespace, opts: dict[str, Any]) -> tuple[Any, list[str]]:
+    """(the local pipeline, or None for Ray whose actors load their own; the labels)."""
+    if args.engine == "ray":
+        try:
+            from dangtopic.inference.ray_engine import check_model, require_ray
+
+            require_ray()
+        except ImportError as e:
+            raise UsageError(f"error: {e}") from None
+    elif not args.quiet:
+        print(f"loading the model from {args.model or 'the shipped defaults'}…", file=sys.stderr, flush=True)
+    try:
+        if args.engine == "ray":  # the model folder is checked here, only loaded in the actors
+            return None, check_model(args.model, args.fast)
+        pipe = BatchPredictor(**opts).pipeline
+        return pipe, list(pipe.labels)
+    except Exception as e:  # a broken model folder is the user's to fix, not a traceback
+        where = f" from {args.model}" if args.model else ""
+        raise UsageError(f"error: cannot load the model{where}: {_reason(e)}") from None
+
+
+def _open_writers(args, outputs: list[Path], jsonl: list[Path], labels: list[str]) -> list[Any]:
+    max_articles = args.report_max_articles or None
+    writers: list[Any] = []
+    try:
+        for o in outputs:
+            if args.resume and o in jsonl[1:]:
+                o.unlink(missing_ok=True)  # secondary JSONL outputs are rebuilt, like CSV/HTML
+            append = args.resume and o == jsonl[0]
+            writers.append(open_writer(o, labels, append=append, title=args.title, max_articles=max_articles))
+    except OSError as e:
+        for w in writers:
+            w.close()
+        raise UsageError(f"error: cannot write {o}: {_reason(e)}") from None
+    return writers

@@ -1,11 +1,8 @@
 """The Ray engine of `dangtopic predict --engine ray` and `dangtopic benchmark --engine ray`.
 
 The driver reads the inputs with the package reader (one reader for the whole corpus, so ids are unique
-as in the local engine), hands them to Ray Data window by window as Arrow tables of `chunk_size` rows,
-and a fixed pool of actors runs `BatchPredictor` on them, each actor loading the model once a window.
-Results come back in input order (`preserve_order`) and the driver writes them with the local engine's
-writers.
-
+as in the local engine) and hands them to Ray Data window by window; a pool of actors runs
+`BatchPredictor` on them. Results come back in input order, written by the local engine's writers.
 Needs the `distributed` extra; nothing imports this module unless the Ray engine is asked for.
 """
 
@@ -22,6 +19,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from dangtopic.data.readers import DISTRIBUTED_INSTALL
+from dangtopic.inference.batch import BatchPredictor
+from dangtopic.inference.predict import local_results
 
 # The columns of `InputRecord.to_row`: what the driver ships to the actors.
 INPUT_COLUMNS = ("id", "source", "text", "title", "error", "meta")
@@ -58,8 +57,7 @@ def ray_session(address: str | None = None, worker_niceness: int | None = None) 
 
 
 def check_model(model: str | None, fast: bool | str = False) -> list[str]:
-    """The tagger's labels, read from the model's config files: the model folder is checked in the driver
-    without loading the weights, which only the actors need."""
+    """The tagger's labels, from the model's config files: checks the model without loading its weights."""
     from dangtopic.inference.pipeline import model_dirs
     from dangtopic.models.saving import read_saved_config
     from dangtopic.models.summarizer import KIND as SUMMARIZER
@@ -67,8 +65,7 @@ def check_model(model: str | None, fast: bool | str = False) -> list[str]:
 
     tagger_dir, summarizer_dir = model_dirs(model, fast)
     read_saved_config(summarizer_dir, SUMMARIZER, "summarizer")
-    meta = read_saved_config(tagger_dir, TAGGER, "tagger")
-    return list(meta["labels"])
+    return list(read_saved_config(tagger_dir, TAGGER, "tagger")["labels"])
 
 
 def pool_size(actors: int | None, cpus_per_actor: float, gpus_per_actor: float) -> int:
@@ -92,20 +89,11 @@ def _input_windows(
     import pyarrow as pa
 
     schema = pa.schema([(c, pa.string()) for c in INPUT_COLUMNS])
-    tables, ids, rows = [], [], []
-    for rec in records:
-        rows.append(rec.to_row())
-        ids.append(str(rec.id))
-        if len(rows) == chunk_size or len(ids) == window:
-            tables.append(pa.Table.from_pylist(rows, schema=schema))
-            rows = []
-        if len(ids) == window:
-            yield tables, ids
-            tables, ids = [], []
-    if rows:
-        tables.append(pa.Table.from_pylist(rows, schema=schema))
-    if ids:
-        yield tables, ids
+    records = iter(records)
+    while batch := list(itertools.islice(records, window)):
+        chunks = (batch[i : i + chunk_size] for i in range(0, len(batch), chunk_size))
+        tables = [pa.Table.from_pylist([r.to_row() for r in chunk], schema=schema) for chunk in chunks]
+        yield tables, [str(r.id) for r in batch]
 
 
 def ray_predict(
@@ -120,11 +108,10 @@ def ray_predict(
     chunks_per_actor: int = 64,
 ) -> Iterator[dict[str, Any]]:
     """The output records of `records` (InputRecords) in input order, one each, computed by
-    `BatchPredictor(**predictor)` in a pool of `actors` Ray actors (default: as many as fit).
-
-    The input streams through in windows of `chunks_per_actor` chunks per actor, each window one Ray
-    dataset with its own actor pool: the driver's memory stays flat however long the input, and a model
-    load per actor per window (seconds) is small beside the window's work (minutes at 64 chunks each)."""
+    `BatchPredictor(**predictor)` in a pool of `actors` Ray actors (default: as many as fit). The input
+    streams through in windows of `chunks_per_actor` chunks per actor, each window one Ray dataset with
+    its own actor pool: the driver's memory stays flat however long the input, and a model load per
+    actor per window (seconds) is small beside the window's work (minutes at 64 chunks each)."""
     require_ray()
     records = iter(records)
     first = next(records, None)
@@ -133,8 +120,6 @@ def ray_predict(
     with ray_session(address):
         import ray
         import ray.data
-
-        from dangtopic.inference.batch import BatchPredictor
 
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # output in input order, streamed
@@ -182,12 +167,8 @@ def benchmark_engines(
 ) -> dict[str, Any]:
     """Articles/s of the local engine and of the Ray engine with each of `actor_counts` actors over
     `records`, the CPUs shared evenly between the actors; with how often each agrees with the local one.
-
     A Ray started here runs its workers at the local engine's priority (niceness 0, not Ray's 15), so that
     on a busy machine both compete alike for the CPU."""
-    from dangtopic.inference.batch import BatchPredictor
-    from dangtopic.inference.predict import local_results
-
     opts = {"model": model, "batch_size": batch_size, "device": "cpu"}
     print(f"local engine, {threads} threads…", file=sys.stderr, flush=True)
 
@@ -196,8 +177,7 @@ def benchmark_engines(
         pipe = BatchPredictor(**opts, threads=threads).pipeline
         yield from local_results(pipe, records, chunk_size=chunk_size, num_workers=0)
 
-    local = _timed(local_run())
-    local.update(engine="local", actors=None, cpus_per_actor=threads)
+    local = _timed(local_run(), engine="local", actors=None, cpus_per_actor=threads)
     res: dict[str, Any] = {
         "articles": len(records),
         "chunk_size": chunk_size,
@@ -207,23 +187,21 @@ def benchmark_engines(
     with ray_session(address, worker_niceness=0):
         import ray
 
-        cpus = ray.cluster_resources().get("CPU", 1)
-        res["cluster_cpus"] = cpus
+        cpus = res["cluster_cpus"] = ray.cluster_resources().get("CPU", 1)
         for n in actor_counts:
             per = max(1.0, cpus // n)
             print(f"Ray, {n} actor(s) of {per:.0f} CPU(s)…", file=sys.stderr, flush=True)
-            run = _timed(ray_predict(records, opts, actors=n, cpus_per_actor=per, chunk_size=chunk_size))
-            run.update(
-                engine="ray", actors=n, cpus_per_actor=per, **_agreement(local["records"], run["records"])
-            )
+            results = ray_predict(records, opts, actors=n, cpus_per_actor=per, chunk_size=chunk_size)
+            run = _timed(results, engine="ray", actors=n, cpus_per_actor=per)
+            run.update(_agreement(local["records"], run["records"]))
             res["runs"].append(run)
     for run in res["runs"]:
         run.pop("records")
     return res
 
 
-def _timed(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
-    """Drain `results`: the records, the seconds to the first one (the start-up) and to the last."""
+def _timed(results: Iterator[dict[str, Any]], **run: Any) -> dict[str, Any]:
+    """`run` with what draining `results` took: records, seconds to the first one (start-up) and the last."""
     t0 = time.perf_counter()
     records, first = [], None
     for rec in results:
@@ -235,22 +213,20 @@ def _timed(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
         "seconds": end - t0,
         "first_record_seconds": (first or end) - t0,
         "articles_per_s": len(records) / max(end - t0, 1e-9),
+        **run,
     }
 
 
 def _agreement(reference: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, float]:
     """Share of articles whose sentence labels, and whose summary, are those of `reference`."""
 
-    def key(r: dict[str, Any], part: str) -> Any:
-        if part == "labels":
-            return r.get("error") or [s["labels"] for s in r["sentences"]]
-        return r.get("error") or r["summary"]["sentence_indices"]
-
-    pairs = list(zip(reference, records, strict=True))
-    return {
-        f"same_{part}": sum(key(a, part) == key(b, part) for a, b in pairs) / max(len(pairs), 1)
-        for part in ("labels", "summary")
+    keys = {
+        "labels": lambda r: r.get("error") or [s["labels"] for s in r["sentences"]],
+        "summary": lambda r: r.get("error") or r["summary"]["sentence_indices"],
     }
+    pairs = list(zip(reference, records, strict=True))
+    n = max(len(pairs), 1)
+    return {f"same_{part}": sum(key(a) == key(b) for a, b in pairs) / n for part, key in keys.items()}
 
 
 def format_engines(res: dict[str, Any]) -> str:

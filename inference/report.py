@@ -1,15 +1,9 @@
 """Self-contained HTML report of predictions: `dangtopic report predictions.jsonl -o report.html`.
 
-One file, inline CSS, no scripts or external assets, so it opens offline and can be mailed around.
-Per article: topic bars, the summary, then the text with every sentence highlighted in its topic colours
-(diagonal stripes of each colour when it has several; scores on hover; sub-headings on their own line).
-A corpus overview (topic distribution, articles ranked by each topic) and the failed inputs are written
-last, keeping only small aggregates in memory, and moved above the articles by CSS (`order`), so the
-report streams: article sections are written as records arrive. The page fits a 360 px phone screen.
-
-Topic distribution: "main topic in" counts the articles where at least a quarter of the sentences carry
-the topic (`MAIN_TOPIC_SHARE`). Counting articles with any tagged sentence read 100% for every topic:
-Party-building articles mention each topic somewhere.
+One file, inline CSS, no scripts or external assets, so it opens offline and can be mailed around; it
+fits a 360 px phone screen. Per article: topic bars, the summary, the text with every sentence in its
+topic colours. The corpus overview and the failed inputs are written last, from small aggregates, and
+moved above the articles by CSS (`order`), so the report streams: articles are written as they arrive.
 
 `dangtopic report` exits 0, 1 when some lines of its input are not prediction records (each is listed in
 the report as a failed input and named on stderr), 2 for a usage error.
@@ -19,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import itertools
 import json
 import sys
 import time
@@ -27,8 +22,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from dangtopic import LABELS
+from dangtopic import LABELS, __version__
 from dangtopic.data.sentences import is_heading
+from dangtopic.inference.writers import TextWriter, output_format, record_labels, record_problem
 
 # Light fill for highlighted text, strong colour for bars and chips (colour-blind friendly hues).
 PALETTE = {
@@ -47,7 +43,9 @@ DESCRIPTIONS = {
 TOP_K = 10
 MAX_ERRORS_LISTED = 200
 MAX_PROBLEMS_SHOWN = 20  # malformed input lines named on stderr by `dangtopic report`
-# An article counts as being about a topic when at least this share of its sentences carry it.
+# An article counts as being about a topic when at least this share of its sentences carry it ("main topic
+# in"): counting the articles with any tagged sentence read 100% for every topic, as Party-building
+# articles mention each topic somewhere.
 MAIN_TOPIC_SHARE = 0.25
 STRIPE = 7  # px, width of each colour's stripe on a sentence with several topics
 
@@ -109,13 +107,15 @@ def _e(text: Any) -> str:
 
 
 def label_colours(labels: Sequence[str]) -> dict[str, tuple[str, str]]:
-    out, extra = {}, iter(_EXTRA * (len(labels) // len(_EXTRA) + 1))
-    for lab in labels:
-        out[lab] = PALETTE.get(lab) or next(extra)
-    return out
+    extra = itertools.cycle(_EXTRA)
+    return {lab: PALETTE.get(lab) or next(extra) for lab in labels}
 
 
-class HtmlReportWriter:
+def _bar(pct: float, colour: str) -> str:
+    return f'<div class="bar"><i style="width:{pct:.1f}%;background:{colour}"></i></div>'
+
+
+class HtmlReportWriter(TextWriter):
     """Streams a report: `write(record)` per prediction record, `close()` adds the overview."""
 
     def __init__(
@@ -125,43 +125,35 @@ class HtmlReportWriter:
         title: str | None = None,
         max_articles: int | None = None,
     ):
-        self.path = Path(path)
-        if self.path.parent != Path(""):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path)
         self.labels = list(labels) if labels else None
         self.title = title or "dangtopic report"
         self.max_articles = max_articles
-        self._f = open(self.path, "w", encoding="utf-8")
         self._started = False
-        self._seq = 0
-        self.n_articles = 0
-        self.n_failed = 0
-        self.n_sentences = 0
-        self.n_rendered = 0
+        self._seq = self.n_articles = self.n_failed = self.n_sentences = self.n_rendered = 0
         self._errors: list[tuple[str, str, str]] = []
-        self._t0 = time.time()
 
-    # -------------------------------------------------------------- aggregates
     def _start(self) -> None:
         if self._started:
             return
         self.labels = self.labels or list(LABELS)
         self.colours = label_colours(self.labels)
+        self._swatch = {
+            lab: f'<span class="sw" style="background:{light};border-color:{strong}"></span>'
+            for lab, (light, strong) in self.colours.items()
+        }
         self._main_in = dict.fromkeys(self.labels, 0)
         self._sentences_with = dict.fromkeys(self.labels, 0)
         self._top: dict[str, list[tuple[int, float, int, str, str]]] = {lab: [] for lab in self.labels}
-        self._f.write(
-            '<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f'<title>{_e(self.title)}</title><style>{CSS}</style></head><body><div class="page">\n'
-        )
         legend = "".join(
-            f'<span class="item"><span class="sw" style="background:{self.colours[lab][0]};'
-            f'border-color:{self.colours[lab][1]}"></span><b>{_e(lab)}</b>'
+            f'<span class="item">{self._swatch[lab]}<b>{_e(lab)}</b>'
             f'<span class="sub">{_e(DESCRIPTIONS.get(lab, ""))}</span></span>'
             for lab in self.labels
         )
         self._f.write(
+            '<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f'<title>{_e(self.title)}</title><style>{CSS}</style></head><body><div class="page">\n'
             f'<div class="top"><h1>{_e(self.title)}</h1><div class="sub">Topic tags per sentence and '
             "extractive summaries by dangtopic. Hover a sentence for its scores; outlined sentences form the "
             f'summary.</div><div class="legend">{legend}</div></div>\n'
@@ -171,8 +163,6 @@ class HtmlReportWriter:
     def write(self, record: dict[str, Any]) -> None:
         if not self._started:
             if self.labels is None and not record.get("error"):
-                from dangtopic.inference.writers import record_labels
-
                 self.labels = record_labels(record)
             self._start()
         self._seq += 1
@@ -205,15 +195,14 @@ class HtmlReportWriter:
             self._f.write(self._article_html(record, anchor, counts))
         self._f.flush()
 
-    # -------------------------------------------------------------- rendering
     def _bars(self, counts: dict[str, int], total: int) -> str:
         rows = []
         for lab in self.labels:
             n = counts.get(lab, 0)
             pct = 100.0 * n / total if total else 0.0
             rows.append(
-                f'<tr><td class="lab">{_e(lab)}</td><td><div class="bar"><i style="width:{pct:.1f}%;'
-                f'background:{self.colours[lab][1]}"></i></div></td><td class="num">{n}</td></tr>'
+                f'<tr><td class="lab">{_e(lab)}</td><td>{_bar(pct, self.colours[lab][1])}</td>'
+                f'<td class="num">{n}</td></tr>'
             )
         return f'<table aria-label="sentences per topic">{"".join(rows)}</table>'
 
@@ -221,9 +210,8 @@ class HtmlReportWriter:
         labs = [lab for lab in s.get("labels", []) if lab in self.colours]
         scores = s.get("scores", {})
         tip = " · ".join(f"{lab} {float(scores[lab]):.2f}" for lab in self.labels if lab in scores)
-        if s.get("labels"):
-            tip = f"[{', '.join(s['labels'])}] {tip}"
-        tip = f"#{s.get('index', '')} {tip}"
+        listed = f"[{', '.join(s['labels'])}] " if s.get("labels") else ""
+        tip = f"#{s.get('index', '')} {listed}{tip}"
         style = ""
         if len(labs) == 1:
             style = f' style="background:{self.colours[labs[0]][0]}"'
@@ -247,17 +235,15 @@ class HtmlReportWriter:
         summary = record.get("summary") or {}
         chosen = set(summary.get("sentence_indices", []))
         rid = str(record.get("id", ""))
-        meta = f"id {_e(rid)}"
-        if record.get("source"):
-            meta += f" · {_e(record['source'])}"
-        meta += f" · {len(sents)} sentences"
+        source = f" · {_e(record['source'])}" if record.get("source") else ""
+        meta = f"id {_e(rid)}{source} · {len(sents)} sentences"
+        bars = self._bars(counts, len(sents))
         parts = [
             f'<section class="card article" id="{anchor}"><header><div><h2>{_e(record.get("title") or rid)}</h2>'
-            f'<div class="sub">{meta}</div></div><div class="bars">{self._bars(counts, len(sents))}</div></header>'
+            f'<div class="sub">{meta}</div></div><div class="bars">{bars}</div></header>',
+            '<div class="summary"><div class="k">Tóm tắt · summary</div>'
+            f"{_e(summary.get('text') or '—')}</div>",
         ]
-        parts.append(
-            f'<div class="summary"><div class="k">Tóm tắt · summary</div>{_e(summary.get("text") or "—")}</div>'
-        )
         tsums = record.get("topic_summaries") or {}
         for lab in self.labels:
             ts = tsums.get(lab) or {}
@@ -268,9 +254,7 @@ class HtmlReportWriter:
         parts.append('<div class="text">')
         parts.extend(self._sentence_html(s, s.get("index") in chosen) for s in sents)
         parts.append("</div>")
-        warns = list(record.get("warnings", []))
-        if warns:
-            parts.append("".join(f'<div class="warn">⚠ {_e(w)}</div>' for w in warns))
+        parts.extend(f'<div class="warn">⚠ {_e(w)}</div>' for w in record.get("warnings", []))
         removed = record.get("removed") or []
         if removed:
             reasons = (record.get("meta") or {}).get("removed_reasons") or []
@@ -302,12 +286,9 @@ class HtmlReportWriter:
             ps = 100.0 * s / ns if ns else 0.0
             colour = self.colours[lab][1]
             rows.append(
-                f'<tr><td><span class="sw" style="background:{self.colours[lab][0]};border-color:{colour}"></span> '
-                f"<b>{_e(lab)}</b></td>"
-                f'<td><span class="num">{a} ({pa:.0f}%)</span>'
-                f'<div class="bar"><i style="width:{pa:.1f}%;background:{colour}"></i></div></td>'
-                f'<td><span class="num">{s} ({ps:.1f}%)</span>'
-                f'<div class="bar"><i style="width:{ps:.1f}%;background:{colour}"></i></div></td></tr>'
+                f"<tr><td>{self._swatch[lab]} <b>{_e(lab)}</b></td>"
+                f'<td><span class="num">{a} ({pa:.0f}%)</span>{_bar(pa, colour)}</td>'
+                f'<td><span class="num">{s} ({ps:.1f}%)</span>{_bar(ps, colour)}</td></tr>'
             )
         share = f"{MAIN_TOPIC_SHARE:.0%}"
         table = (
@@ -317,9 +298,8 @@ class HtmlReportWriter:
         )
         ranks = []
         for lab in self.labels:
-            best = sorted(self._top[lab], reverse=True)
             items = []
-            for count, share, _, anchor, title in best:
+            for count, share, _, anchor, title in sorted(self._top[lab], reverse=True):
                 name = f'<a href="#{anchor}">{_e(title)}</a>' if anchor else _e(title)
                 items.append(f'<li>{name} <span class="n">— {count} sent. ({100 * share:.0f}%)</span></li>')
             body = f"<ol>{''.join(items)}</ol>" if items else '<div class="sub">no article</div>'
@@ -349,36 +329,16 @@ class HtmlReportWriter:
         if self._f.closed:
             return
         self._start()
-        self._f.write(self._overview_html())
-        from dangtopic import __version__
-
-        self._f.write(
-            f'<div class="foot">dangtopic {_e(__version__)} · {time.strftime("%Y-%m-%d %H:%M")}</div>'
-            "</div></body></html>\n"
-        )
-        self._f.close()
-
-    def __enter__(self) -> HtmlReportWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        foot = f'<div class="foot">dangtopic {_e(__version__)} · {time.strftime("%Y-%m-%d %H:%M")}</div>'
+        self._f.write(self._overview_html() + foot + "</div></body></html>\n")
+        super().close()
 
 
-def render_report(
-    records: Iterable[dict[str, Any]],
-    path: str | Path,
-    labels: Sequence[str] | None = None,
-    title: str | None = None,
-    max_articles: int | None = None,
-) -> HtmlReportWriter:
-    """Write the report for an iterable of prediction records; returns the closed writer (for its counts)."""
-    writer = HtmlReportWriter(path, labels=labels, title=title, max_articles=max_articles)
-    try:
+def render_report(records: Iterable[dict[str, Any]], path: str | Path, **options: Any) -> HtmlReportWriter:
+    """Write the report of prediction records (`options` of `HtmlReportWriter`); returns the closed writer."""
+    with HtmlReportWriter(path, **options) as writer:
         for rec in records:
             writer.write(rec)
-    finally:
-        writer.close()
     return writer
 
 
@@ -390,20 +350,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "predictions", nargs="+", help="predictions JSONL file(s) written by `dangtopic predict`"
     )
     parser.add_argument("-o", "--output", required=True, help="the HTML file to write")
-    parser.add_argument("--title", default=None, help="heading of the report")
+    parser.add_argument("--title", help="heading of the report")
     parser.add_argument(
         "--max-articles",
         type=int,
-        default=None,
         help="render only the first N articles in full (overview covers all)",
     )
 
 
 def read_records(paths: Iterable[str | Path], problems: list[str]) -> Iterator[dict[str, Any]]:
-    """Prediction records of JSONL files; a line that is not one becomes an error record (so the report
-    lists it) and is named in `problems`. Never raises on content."""
-    from dangtopic.inference.writers import record_problem
-
+    """Records of predictions JSONL files; a line that is not one is an error record, named in `problems`."""
     for path in paths:
         with open(path, encoding="utf-8", errors="replace") as f:
             for lineno, line in enumerate(f, 1):
@@ -427,31 +383,21 @@ def read_records(paths: Iterable[str | Path], problems: list[str]) -> Iterator[d
 
 
 def run(args: argparse.Namespace) -> int:
-    from dangtopic.inference.writers import output_format
-
     try:
-        fmt = output_format(args.output)
-    except ValueError as e:
+        if output_format(args.output) != ".html":
+            raise ValueError(f"{args.output}: the report is HTML; use a .html output")
+        for p in args.predictions:
+            if not Path(p).is_file():
+                raise ValueError(f"{p}: no such file")
+            if Path(p).resolve() == Path(args.output).resolve():
+                raise ValueError(f"{p} is both an input and the output")
+    except ValueError as e:  # a usage error
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if fmt != ".html":
-        print(f"error: {args.output}: the report is HTML; use a .html output", file=sys.stderr)
-        return 2
-    for p in args.predictions:
-        if not Path(p).is_file():
-            print(f"error: {p}: no such file", file=sys.stderr)
-            return 2
-        if Path(p).resolve() == Path(args.output).resolve():
-            print(f"error: {p} is both an input and the output", file=sys.stderr)
-            return 2
     problems: list[str] = []
     try:
-        w = render_report(
-            read_records(args.predictions, problems),
-            args.output,
-            title=args.title,
-            max_articles=args.max_articles,
-        )
+        records = read_records(args.predictions, problems)
+        w = render_report(records, args.output, title=args.title, max_articles=args.max_articles)
     except OSError as e:
         print(f"error: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
         return 2

@@ -1,23 +1,24 @@
 """Soak benchmark: memory of `dangtopic predict` over a large JSONL, measured from outside the process.
 
-`dangtopic benchmark --soak 100000` writes N synthetic articles (streamed to disk, built from the bundled
-examples and the shared seeds with shuffled paragraphs, NFD text, odd whitespace, duplicate ids and ~1%
-deliberately bad records), runs the real `dangtopic predict` command over them in a subprocess, samples
-that process's resident memory (/proc/<pid>/status) about once a second and prints its peak RSS, RSS
-after the first 1% of articles vs at the end (growth per 10k articles), articles/s, and records in vs
-records out. `--soak-model tiny` builds a tiny random model with the same classes and code path (the real
-one runs ~1-2 articles/s on a 2-core CPU); `--soak-model default` uses the shipped model.
+`dangtopic benchmark --soak 100000` writes N varied synthetic articles (~1% deliberately bad), runs the
+real `dangtopic predict` over them in a subprocess, samples its resident memory about once a second and
+prints its peak RSS, RSS growth per 10k articles, articles/s, and records in vs records out.
+`--soak-model tiny` builds a tiny random model with the same classes and code path (the real one runs
+~1-2 articles/s on a 2-core CPU).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
+import itertools
 import json
 import math
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dangtopic.data.paths import shared_path
+from dangtopic.inference.writers import is_error, iter_jsonl
 
 # One record in BAD_EVERY is deliberately bad, cycling through these kinds; each must become an error record.
 BAD_EVERY = 97
@@ -50,8 +54,6 @@ class _Source:
 
 def soak_sources(seeds_dir: str | Path | None = None) -> list[_Source]:
     """Articles to vary: the bundled data/examples, plus `seeds_dir` (default ../shared/seeds) if present."""
-    from dangtopic.data.paths import shared_path
-
     files = sorted((Path(__file__).resolve().parents[1] / "data" / "examples").glob("*.txt"))
     seeds = Path(seeds_dir) if seeds_dir else shared_path("seeds")
     if seeds.is_dir():
@@ -59,9 +61,7 @@ def soak_sources(seeds_dir: str | Path | None = None) -> list[_Source]:
     out = []
     for path in files:
         paras = [p.strip() for p in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")) if p.strip()]
-        k = 0
-        while k < len(paras) and len(paras[k]) < 120:
-            k += 1
+        k = next((i for i, p in enumerate(paras) if len(p) >= 120), len(paras))
         header, body = paras[:k], paras[k:]
         if len(body) < 2:
             continue
@@ -72,23 +72,20 @@ def soak_sources(seeds_dir: str | Path | None = None) -> list[_Source]:
     return out
 
 
+# The fields beside "id" of each bad kind but malformed_json, a line cut short as a crashed scraper writes.
+_BAD_FIELDS = {
+    "empty": {"text": ""},
+    "blank": {"text": " \n\t\u00a0 "},
+    "not_string": {"text": 12345},
+    "missing_text": {"body": "Văn bản nằm ở trường khác."},
+    "not_vietnamese": {"text": _ENGLISH},
+}
+
+
 def _bad_line(kind: str, rid: str) -> str:
     if kind == "malformed_json":
-        return '{"id": "' + rid + '", "text": "Đảng bộ tỉnh kết nạp'  # truncated, as a crashed scraper writes
-    rec: dict[str, Any] = {"id": rid}
-    if kind == "empty":
-        rec["text"] = ""
-    elif kind == "blank":
-        rec["text"] = " \n\t\u00a0 "
-    elif kind == "not_string":
-        rec["text"] = 12345
-    elif kind == "missing_text":
-        rec["body"] = "Văn bản nằm ở trường khác."
-    elif kind == "not_vietnamese":
-        rec["text"] = _ENGLISH
-    else:  # pragma: no cover - BAD_KINDS is closed
-        raise ValueError(kind)
-    return json.dumps(rec, ensure_ascii=False)
+        return '{"id": "' + rid + '", "text": "Đảng bộ tỉnh kết nạp'
+    return json.dumps({"id": rid, **_BAD_FIELDS[kind]}, ensure_ascii=False)
 
 
 def _odd_whitespace(text: str, rng: random.Random) -> str:
@@ -151,24 +148,16 @@ def proc_memory_mb(pid: int) -> tuple[float, float] | None:
         return None
 
 
-class _LineCounter:
-    """Counts complete lines of a file another process is appending to, reading only what is new."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.offset = 0
-        self.lines = 0
-
-    def update(self) -> int:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                while chunk := f.read(1 << 20):
-                    self.lines += chunk.count(b"\n")
-                    self.offset += len(chunk)
-        except FileNotFoundError:
-            pass
-        return self.lines
+def _line_counts(path: Path) -> Iterator[int]:
+    """The complete lines so far, at each `next`, of a file another process appends to (reads what is new)."""
+    offset = lines = 0
+    while True:
+        with contextlib.suppress(FileNotFoundError), open(path, "rb") as f:
+            f.seek(offset)
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+                offset += len(chunk)
+        yield lines
 
 
 @dataclass
@@ -185,7 +174,7 @@ def run_measured(
     """Run `cmd`, sampling its RSS and the records in `out_jsonl` every `interval` s; peak RSS from wait4."""
     with open(log, "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
-        counter = _LineCounter(out_jsonl)
+        counts = _line_counts(out_jsonl)
         samples: list[tuple[float, int, float]] = []
         t0 = time.perf_counter()
         peak_hwm = None
@@ -196,7 +185,7 @@ def run_measured(
                 if pid:
                     break
                 mem = proc_memory_mb(proc.pid)
-                done = counter.update()
+                done = next(counts)
                 if mem is not None:
                     samples.append((time.perf_counter() - t0, done, mem[0]))
                     peak_hwm = mem[1]
@@ -227,11 +216,8 @@ def memory_growth(samples: list[tuple[float, int, float]], n: int) -> dict[str, 
         out["growth_mb_per_10k"] = (r2 - r1) / (d2 - d1) * 10_000
         out["articles_per_s_steady"] = (d2 - d1) / (t2 - t1) if t2 > t1 else None
     if len(after) >= 3 and len({s[1] for s in after}) > 1:
-        xs = [s[1] for s in after]
-        ys = [s[2] for s in after]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        sxx = sum((x - mx) ** 2 for x in xs)
-        out["slope_mb_per_10k"] = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx * 1e4
+        fit = statistics.linear_regression([s[1] for s in after], [s[2] for s in after])
+        out["slope_mb_per_10k"] = fit.slope * 1e4
         out["fit_samples"] = len(after)
     out["max_rss_after_start_mb"] = max(s[2] for s in after)
     # The allocator warms up over the first few thousand records; growth after 10% is the steady trend.
@@ -245,15 +231,10 @@ def memory_growth(samples: list[tuple[float, int, float]], n: int) -> dict[str, 
 # --------------------------------------------------------------------------- checking outputs
 
 
-def _open_text(path: Path):
-    return (
-        gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else open(path, encoding="utf-8")
-    )
-
-
 def _input_lines(path: Path) -> Iterator[int]:
-    """Line numbers of the non-blank lines of a JSONL input: one input record each."""
-    with _open_text(path) as f:
+    """Line numbers of the non-blank lines of a JSONL input (gzipped or not): one input record each."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if line.strip():
                 yield lineno
@@ -261,48 +242,37 @@ def _input_lines(path: Path) -> Iterator[int]:
 
 def _reason(msg: str) -> str:
     """An error message without its per-record details, so reasons can be counted."""
-    msg = re.sub(r"^line \d+: ", "", str(msg))
-    return msg.split(" (")[0]
+    return re.sub(r"^line \d+: ", "", str(msg)).split(" (")[0]
 
 
 def check_outputs(inp: Path, out_jsonl: Path, out_csv: Path | None = None) -> dict[str, Any]:
     """Stream input and output side by side: counts, error reasons, and one output per input line in order."""
     res: dict[str, Any] = {"records_in": 0, "records_out": 0, "errors": 0, "reasons": Counter()}
     in_order = True
-    with open(out_jsonl, encoding="utf-8") as outf:
-        outs = (json.loads(line) for line in outf if line.strip())
-        for lineno in _input_lines(inp):
-            res["records_in"] += 1
-            rec = next(outs, None)
-            if rec is None:
-                in_order = False
-                continue
-            res["records_out"] += 1
-            if rec.get("error"):
-                res["errors"] += 1
-                res["reasons"][_reason(rec["error"])] += 1
-            if str(rec.get("source", "")).rpartition(":")[2] != str(lineno):
-                in_order = False
-        for _ in outs:
-            res["records_out"] += 1
+    for lineno, rec in itertools.zip_longest(_input_lines(inp), iter_jsonl(out_jsonl)):
+        res["records_in"] += lineno is not None
+        res["records_out"] += rec is not None
+        if lineno is None or rec is None:
             in_order = False
+            continue
+        if is_error(rec):
+            res["errors"] += 1
+            res["reasons"][_reason(rec["error"])] += 1
+        in_order = in_order and str(rec.get("source", "")).rpartition(":")[2] == str(lineno)
     res["in_order"] = in_order
     res["reasons"] = dict(res["reasons"].most_common())
-    if out_csv is not None:
-        rows = ids = err_rows = 0
-        last = None
-        with open(out_csv, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader)
-            id_col, err_col = header.index("id"), header.index("error")
-            for row in reader:
-                rows += 1
-                err_rows += bool(row[err_col])
-                # Rows of one article are consecutive: count articles without holding their ids.
-                if row[id_col] != last:
-                    ids += 1
-                    last = row[id_col]
-        res["csv"] = {"rows": rows, "articles": ids, "error_rows": err_rows}
+    if out_csv is None:
+        return res
+    rows = ids = err_rows = 0
+    last = None
+    with open(out_csv, encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            rows += 1
+            err_rows += bool(row["error"])
+            # Rows of one article are consecutive: count articles without holding their ids.
+            ids += row["id"] != last
+            last = row["id"]
+    res["csv"] = {"rows": rows, "articles": ids, "error_rows": err_rows}
     return res
 
 
@@ -311,19 +281,11 @@ def check_outputs(inp: Path, out_jsonl: Path, out_csv: Path | None = None) -> di
 
 def soak(args) -> dict[str, Any]:
     """Generate (or take) the input, build or pick the model, run predict measured, check the outputs."""
-    keep = Path(args.soak_dir) if getattr(args, "soak_dir", None) else None
-    tmp = None
-    if keep is None:
-        tmp = tempfile.TemporaryDirectory(prefix="dangtopic-soak-")
-        work = Path(tmp.name)
-    else:
-        work = keep
-        work.mkdir(parents=True, exist_ok=True)
-    try:
-        return _soak_in(args, work)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    if getattr(args, "soak_dir", None):
+        Path(args.soak_dir).mkdir(parents=True, exist_ok=True)
+        return _soak_in(args, Path(args.soak_dir))
+    with tempfile.TemporaryDirectory(prefix="dangtopic-soak-") as tmp:
+        return _soak_in(args, Path(tmp))
 
 
 def _soak_in(args, work: Path) -> dict[str, Any]:
@@ -379,8 +341,7 @@ def _soak_in(args, work: Path) -> dict[str, Any]:
     res["checks"] = check_outputs(inp, out_jsonl, out_csv)
     n = res["checks"]["records_in"]
     res["articles_per_s"] = n / m.wall_s if m.wall_s else None
-    first = next((s for s in m.samples if s[1] > 0), None)
-    res["first_record_s"] = first[0] if first else None
+    res["first_record_s"] = next((s[0] for s in m.samples if s[1] > 0), None)
     res["memory"] = memory_growth(m.samples, n)
     res["output_mb"] = {"jsonl": out_jsonl.stat().st_size / 2**20 if out_jsonl.exists() else 0.0}
     if out_csv is not None and out_csv.exists():
@@ -388,8 +349,7 @@ def _soak_in(args, work: Path) -> dict[str, Any]:
     if getattr(args, "soak_samples", None):
         with open(args.soak_samples, "w", encoding="utf-8") as f:
             f.write("seconds,records_out,rss_mb\n")
-            for s in m.samples:
-                f.write(f"{s[0]:.2f},{s[1]},{s[2]:.1f}\n")
+            f.writelines(f"{t:.2f},{n},{rss:.1f}\n" for t, n, rss in m.samples)
     return res
 
 
@@ -398,8 +358,7 @@ def soak_ok(res: dict[str, Any]) -> bool:
     c = res["checks"]
     ok = c["records_in"] == c["records_out"] and c["in_order"] and res["predict"]["returncode"] in (0, 1)
     planned = res["input"].get("planned_errors")
-    if planned is not None:
-        ok = ok and c["errors"] == planned
+    ok = ok and (planned is None or c["errors"] == planned)
     if "csv" in c:
         ok = ok and c["csv"]["articles"] == c["records_out"] and c["csv"]["error_rows"] == c["errors"]
     return ok
@@ -439,16 +398,11 @@ def format_soak(res: dict[str, Any]) -> str:
         )
     outs = ", ".join(f"{k} {v:.0f} MiB" for k, v in res["output_mb"].items())
     lines.append(f"outputs: {outs}")
-    aps = res.get("articles_per_s")
-    steady = mem.get("articles_per_s_steady")
+    steady, first = mem.get("articles_per_s_steady"), res["first_record_s"]
     lines.append(
-        f"time: {p['wall_s']:.1f} s wall, {aps:.1f} articles/s overall"
+        f"time: {p['wall_s']:.1f} s wall, {res.get('articles_per_s'):.1f} articles/s overall"
         + (f", {steady:.1f} articles/s after the first 1%" if steady else "")
-        + (
-            f"; first record out after {res['first_record_s']:.1f} s (model load)"
-            if res["first_record_s"]
-            else ""
-        )
+        + (f"; first record out after {first:.1f} s (model load)" if first else "")
     )
     lines.append(f"peak RSS (VmHWM / ru_maxrss of the predict process): {mb(res['peak_rss_mb'])}")
     if "at_start" in mem:

@@ -3,8 +3,8 @@
 Two ways to cut the cost of the encoder's matrix multiplications (sentences are already length-sorted
 inside `SentenceTagger.predict_proba`, so padding is minimal):
 
-- `int8`: dynamic int8 quantisation of every Linear layer (`torch.ao.quantization.quantize_dynamic`);
-  works on any x86/ARM CPU.
+- `int8`: dynamic int8 quantisation of the encoder's Linear layers but the FFN outputs
+  (`torch.ao.quantization.quantize_dynamic`, one scale per output channel); works on any x86/ARM CPU.
 - `bf16`: bfloat16 weights and activations; fast only on CPUs with native bf16 units (Intel AMX /
   AVX512-BF16, e.g. Sapphire Rapids), emulated and slow elsewhere.
 
@@ -18,7 +18,7 @@ import warnings
 
 from dangtopic.models.cpu import native_bf16
 
-FAST_METHODS = ("auto", "int8", "bf16")
+FAST_METHODS = ("int8", "bf16")
 
 
 def _check_cpu(tagger) -> None:
@@ -33,7 +33,7 @@ def _merge_lora(tagger) -> None:
 
 
 def quantize_tagger(tagger):
-    """Replace the Linear layers of the tagger's encoder and head by dynamically quantised int8 ones, in place."""
+    """Replace the Linear layers of the tagger's encoder by dynamically quantised int8 ones, in place."""
     import torch
 
     _check_cpu(tagger)
@@ -43,16 +43,27 @@ def quantize_tagger(tagger):
         # torch.ao.quantization is deprecated in favour of torchao, which we do not depend on.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
         _merge_lora(tagger)
         tagger.eval()
-        # encoder and head; the article contextualiser stays float (it is tiny, and torch's transformer
-        # layers read their Linear weights as tensors, which quantised Linears do not have)
-        for part in (tagger.encoder, tagger.head):
-            quantize_dynamic(part, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+        # One weight scale per output channel, and the FFN output projections left in float: their inputs
+        # (after GELU) hold outliers that one int8 scale per input tensor cannot cover. Held-out micro-F1 of the
+        # shipped tagger: fp32 0.820; this 0.811 at 1.2x fp32 speed; per channel everywhere 0.783 (1.45x);
+        # one scale per matrix everywhere 0.748. The head and the article contextualiser stay float: they
+        # cost nothing next to the encoder, and torch's transformer layers read Linear weights as tensors.
+        plan = {
+            name: per_channel_dynamic_qconfig
+            for name, m in tagger.encoder.named_modules()
+            if isinstance(m, torch.nn.Linear) and not _ffn_output(name)
+        }
+        quantize_dynamic(tagger.encoder, plan, dtype=torch.qint8, inplace=True)
     tagger.fast_method = "int8"
     return tagger
+
+
+def _ffn_output(name: str) -> bool:
+    return name.endswith("output.dense") and "attention" not in name
 
 
 def bf16_tagger(tagger):
@@ -72,18 +83,11 @@ def bf16_tagger(tagger):
     return tagger
 
 
-def resolve_method(method: str = "auto") -> str:
-    """`auto` → `bf16` on CPUs with native bf16 units, else `int8`."""
+def make_fast(tagger, method: str):
+    """Apply a fast path to a loaded tagger in place: `int8` or `bf16`. Choosing one for the machine,
+    the distilled student included, is `Pipeline.from_pretrained(fast=...)`'s job."""
     if method not in FAST_METHODS:
         raise ValueError(f"fast method must be one of {FAST_METHODS}, got {method!r}")
-    if method == "auto":
-        return "bf16" if native_bf16() else "int8"
-    return method
-
-
-def make_fast(tagger, method: str = "auto"):
-    """Apply a fast path to a tagger in place: `int8`, `bf16`, or `auto` (see `resolve_method`)."""
-    method = resolve_method(method)
     return bf16_tagger(tagger) if method == "bf16" else quantize_tagger(tagger)
 
 

@@ -1,9 +1,8 @@
 """Streaming writers for prediction records (JSONL, CSV, HTML, Parquet) and JSONL resume support.
 
-A record is either a result (`ArticleResult.to_dict()`) or an error record
-`{"id", "source", "title", "error"}`. The JSONL, CSV and HTML writers flush after each record, so a crash
-loses at most the record being written, and a half-written JSONL line is repaired by `repair_jsonl`; a
-Parquet file is complete only once closed (it is rebuilt from the JSONL on `--resume`).
+A record is a result (`ArticleResult.to_dict()`) or an error record `{"id", "source", "title", "error"}`.
+The JSONL, CSV and HTML writers flush after each record, so a crash loses at most the record being
+written (a half-written JSONL line is cut by `repair_jsonl`).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from typing import Any
 from dangtopic import LABELS
 
 OUTPUT_FORMATS = (".jsonl", ".csv", ".html", ".parquet")
+_FORMATS = {**{f: f for f in OUTPUT_FORMATS}, ".ndjson": ".jsonl", ".htm": ".html"}
 # One row per article in tables (Parquet outputs, the batch predictor's output): a few columns to filter
 # on, and the whole record as JSON text, lossless whatever the record holds.
 RESULT_COLUMNS = ("id", "source", "title", "error", "topics", "summary", "record")
@@ -30,15 +30,9 @@ RESULT_COLUMNS = ("id", "source", "title", "error", "topics", "summary", "record
 def output_format(path: str | Path) -> str:
     """The writer a path asks for, by extension."""
     suffix = Path(path).suffix.lower()
-    if suffix in {".htm", ".html"}:
-        return ".html"
-    if suffix in {".jsonl", ".ndjson"}:
-        return ".jsonl"
-    if suffix == ".csv":
-        return ".csv"
-    if suffix == ".parquet":
-        return ".parquet"
-    raise ValueError(f"{path}: unknown output format {suffix!r}; use .jsonl, .csv, .html or .parquet")
+    if suffix not in _FORMATS:
+        raise ValueError(f"{path}: unknown output format {suffix!r}; use .jsonl, .csv, .html or .parquet")
+    return _FORMATS[suffix]
 
 
 def is_error(record: dict[str, Any]) -> bool:
@@ -49,8 +43,12 @@ def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _all(values: Any, kind: type) -> bool:
+    return all(isinstance(v, kind) for v in values)
+
+
 def _str_list(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+    return isinstance(v, list) and _all(v, str)
 
 
 def record_problem(record: Any) -> str | None:
@@ -73,17 +71,13 @@ def record_problem(record: Any) -> str | None:
         if not isinstance(scores, dict) or not all(_number(v) for v in scores.values()):
             return f"sentence {i}: 'scores' are not finite numbers"
     summary = record.get("summary") or {}
-    if not isinstance(summary, dict) or not all(
-        isinstance(i, int) for i in summary.get("sentence_indices", [])
-    ):
+    if not isinstance(summary, dict) or not _all(summary.get("sentence_indices", []), int):
         return "'summary' is not an object with sentence indices"
     counts = record.get("topic_counts") or {}
-    if not isinstance(counts, dict) or not all(isinstance(n, int) for n in counts.values()):
+    if not isinstance(counts, dict) or not _all(counts.values(), int):
         return "'topic_counts' are not counts"
     topic_summaries = record.get("topic_summaries") or {}
-    if not isinstance(topic_summaries, dict) or not all(
-        isinstance(t, dict) for t in topic_summaries.values()
-    ):
+    if not isinstance(topic_summaries, dict) or not _all(topic_summaries.values(), dict):
         return "'topic_summaries' is not an object of summaries"
     for key in ("removed", "warnings"):
         if not _str_list(record.get(key) or []):
@@ -103,18 +97,13 @@ def record_labels(record: dict[str, Any], default: Sequence[str] = LABELS) -> li
     return list(default)
 
 
-class JsonlWriter:
-    """One JSON object per line, flushed per record."""
+class TextWriter:
+    """A text output written record by record; `close()` syncs it to disk. Also a context manager."""
 
-    def __init__(self, path: str | Path, append: bool = False):
+    def __init__(self, path: str | Path, append: bool = False, encoding: str = "utf-8", newline: str = "\n"):
         self.path = Path(path)
-        if self.path.parent != Path(""):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "a" if append else "w", encoding="utf-8", newline="\n")
-
-    def write(self, record: dict[str, Any]) -> None:
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._f.flush()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.path, "a" if append else "w", encoding=encoding, newline=newline)
 
     def close(self) -> None:
         if self._f.closed:
@@ -129,27 +118,31 @@ class JsonlWriter:
         finally:
             self._f.close()  # the descriptor is released even when the disk is full
 
+    def __enter__(self):
+        return self
 
-class CsvWriter:
-    """One row per sentence: id, sentence index, text, labels, in_summary, one score column per label.
+    def __exit__(self, *exc) -> None:
+        self.close()
 
-    An error record becomes one row with empty sentence fields and the reason in `error`, so every input
-    shows up in the CSV too.
-    """
+
+class JsonlWriter(TextWriter):
+    """One JSON object per line, flushed per record."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._f.flush()
+
+
+class CsvWriter(TextWriter):
+    """One row per sentence (id, index, text, labels, in_summary, a score per label); one per error record."""
 
     def __init__(self, path: str | Path, labels: Sequence[str] = LABELS):
-        self.path = Path(path)
-        if self.path.parent != Path(""):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.labels = list(labels)
         # utf-8-sig so Excel, which analysts open these in, detects the encoding of Vietnamese text.
-        self._f = open(self.path, "w", encoding="utf-8-sig", newline="")
+        super().__init__(path, encoding="utf-8-sig", newline="")
+        self.labels = list(labels)
         self._w = csv.writer(self._f)
-        self._w.writerow(
-            ["id", "source", "sentence_index", "text", "labels", "in_summary"]
-            + [f"score_{lab}" for lab in self.labels]
-            + ["error"]
-        )
+        header = ["id", "source", "sentence_index", "text", "labels", "in_summary"]
+        self._w.writerow(header + [f"score_{lab}" for lab in self.labels] + ["error"])
         self._f.flush()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -160,23 +153,10 @@ class CsvWriter:
             chosen = set((record.get("summary") or {}).get("sentence_indices", []))
             for s in record.get("sentences", []):
                 scores = s.get("scores", {})
-                self._w.writerow(
-                    [
-                        rid,
-                        source,
-                        s["index"],
-                        s["text"],
-                        ";".join(s.get("labels", [])),
-                        int(s["index"] in chosen),
-                    ]
-                    + [f"{scores[lab]:.4f}" if lab in scores else "" for lab in self.labels]
-                    + [""]
-                )
+                cells = [s["index"], s["text"], ";".join(s.get("labels", [])), int(s["index"] in chosen)]
+                score_cells = [f"{scores[lab]:.4f}" if lab in scores else "" for lab in self.labels]
+                self._w.writerow([rid, source, *cells, *score_cells, ""])
         self._f.flush()
-
-    def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
 
 
 def result_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -197,17 +177,13 @@ def result_schema():
     """The pyarrow schema of `result_row` tables (pyarrow is imported here, only when a table is made)."""
     import pyarrow as pa
 
-    text = pa.string()
-    types = {"topics": pa.list_(text)}
-    return pa.schema([(name, types.get(name, text)) for name in RESULT_COLUMNS])
+    return pa.schema([(c, pa.list_(pa.string()) if c == "topics" else pa.string()) for c in RESULT_COLUMNS])
 
 
 class ParquetWriter:
-    """One row per article (`RESULT_COLUMNS`), written in row groups of `rows_per_group` records.
+    """One row per article (`RESULT_COLUMNS`), in row groups of `rows_per_group` records.
 
-    Parquet is written whole row groups at a time and is readable only once closed: keep a JSONL output
-    beside it for `--resume`.
-    """
+    Readable only once closed: `--resume` rebuilds it from the JSONL output."""
 
     def __init__(self, path: str | Path, rows_per_group: int = 256):
         from dangtopic.data.readers import require_pyarrow
@@ -217,8 +193,7 @@ class ParquetWriter:
         import pyarrow.parquet as pq
 
         self.path = Path(path)
-        if self.path.parent != Path(""):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._pa, self._rows, self._per_group = pa, [], rows_per_group
         self._w = pq.ParquetWriter(self.path, result_schema())
 
@@ -242,14 +217,8 @@ class ParquetWriter:
             self._w = None
 
 
-def open_writer(
-    path: str | Path,
-    labels: Sequence[str] = LABELS,
-    append: bool = False,
-    title: str | None = None,
-    max_articles: int | None = None,
-):
-    """The writer for `path`'s extension (`append` only applies to JSONL, `title`/`max_articles` to HTML)."""
+def open_writer(path: str | Path, labels: Sequence[str] = LABELS, append: bool = False, **html: Any):
+    """The writer for `path`'s extension; `append` is for JSONL, `html` (title, max_articles) for HTML."""
     fmt = output_format(path)
     if fmt == ".jsonl":
         return JsonlWriter(path, append=append)
@@ -259,7 +228,7 @@ def open_writer(
         return ParquetWriter(path)
     from dangtopic.inference.report import HtmlReportWriter
 
-    return HtmlReportWriter(path, labels=labels, title=title, max_articles=max_articles)
+    return HtmlReportWriter(path, labels=labels, **html)
 
 
 # ---------------------------------------------------------------------- reading / resuming
@@ -296,35 +265,29 @@ class ResumeState:
 def repair_jsonl(path: str | Path) -> int:
     """Cut a crash-truncated (unterminated or unparsable) last line; returns the number of bytes removed."""
     p = Path(path)
-    if not p.exists():
-        return 0
-    size = p.stat().st_size
-    if size == 0:
+    size = p.stat().st_size if p.exists() else 0
+    if not size:
         return 0
     with open(p, "rb+") as f:
-        # Read the tail in growing blocks until we hold the whole last line.
         block = 1 << 16
-        while True:
+        while True:  # read the tail in growing blocks until it holds the whole last line
             start = max(0, size - block)
             f.seek(start)
             tail = f.read()
-            body = tail[:-1] if tail.endswith(b"\n") else tail
-            nl = body.rfind(b"\n")
+            nl = tail.rfind(b"\n", 0, len(tail) - 1)  # the newline before the last line, if in the tail
             if nl >= 0 or start == 0:
                 break
             block *= 4
-        last_start = start + nl + 1 if nl >= 0 else 0
-        last = tail[last_start - start :]
-        ok = last.endswith(b"\n")
-        if ok:
+        last = tail[nl + 1 :]
+        if last.endswith(b"\n"):
             try:
                 json.loads(last.decode("utf-8"))
+                return 0
             except (UnicodeDecodeError, json.JSONDecodeError):
-                ok = not last.strip()
-        if ok:
-            return 0
-        f.truncate(last_start)
-        return size - last_start
+                if not last.strip():
+                    return 0
+        f.truncate(start + nl + 1)
+        return size - (start + nl + 1)
 
 
 def scan_for_resume(path: str | Path) -> ResumeState:
@@ -339,8 +302,7 @@ def scan_for_resume(path: str | Path) -> ResumeState:
             raise ValueError(f"{p}: record {n} is not a dangtopic prediction record ({problem})")
         state.done[str(rec["id"])] += 1
         state.records += 1
-        if is_error(rec):
-            state.failed += 1
-        else:
-            state.sentences += len(rec.get("sentences", []))
+        failed = is_error(rec)
+        state.failed += failed
+        state.sentences += 0 if failed else len(rec.get("sentences", []))
     return state

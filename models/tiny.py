@@ -1,9 +1,6 @@
-"""Tiny randomly initialised models for unit tests and soak benchmarks.
-
-They run the exact code path of the real models (same classes, same save/load format, same tokenizer API)
-at a fraction of the cost, so memory and plumbing can be measured over 100k articles. Their labels and
-summaries are meaningless.
-"""
+"""Tiny randomly initialised models for unit tests and soak benchmarks: the real models' code path (same
+classes, save/load format and tokenizer API) at a fraction of the cost, so memory and plumbing can be
+measured over 100k articles. Their labels and summaries are meaningless."""
 
 from __future__ import annotations
 
@@ -23,11 +20,9 @@ TINY_SENTENCES = [
 
 
 def make_tiny_encoder(path: str | Path, texts: Iterable[str] | None = None, vocab_size: int = 300) -> Path:
-    """Write a 2-layer, 32-wide BERT with a Unigram tokenizer trained on a few Vietnamese sentences.
-
-    `texts` (plus those sentences) train a tokenizer of up to `vocab_size` pieces instead: with real articles
-    and a few thousand pieces, words stay whole about as often as with a real tokenizer.
-    """
+    """Write a 2-layer, 32-wide BERT with a Unigram tokenizer trained on a few Vietnamese sentences, plus
+    `texts`: with real articles and a few thousand pieces (`vocab_size`), words stay whole about as often
+    as with a real tokenizer."""
     from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
     from tokenizers.models import Unigram
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
@@ -104,10 +99,8 @@ def make_tiny_model_dir(
     root: str | Path, seed: int = 0, texts: Iterable[str] | None = None, vocab_size: int = 300
 ) -> Path:
     """`root/encoder`, `root/tagger`, `root/summarizer`: a folder `Pipeline.from_pretrained(root)` loads.
-
-    `texts`/`vocab_size` train the tokenizer (see `make_tiny_encoder`). The saved tagger and summariser
-    refer to `root/encoder` by absolute path, so keep the folder in place.
-    """
+    `texts`/`vocab_size` train the tokenizer (`make_tiny_encoder`); the saved tagger and summariser refer to
+    `root/encoder` by absolute path, so keep the folder in place."""
     import torch
 
     root = Path(root)

@@ -1,9 +1,8 @@
 """ROUGE of the summariser against LEAD-k, TextRank and the oracle, all in one run on VNDS:
-`dangtopic evaluate-summarizer --split test --limit 2000 [--model PATH] [--write-card]`.
-
-Reference = the VNDS abstract; the article = the body sentences (the abstract is not part of it).
-Syllable-level ROUGE is the headline; rouge_score's default tokenizer (which drops every non-ASCII letter)
-is printed only to compare with published VietNews numbers. `--seeds DIR` summarises raw scraped pages.
+`dangtopic evaluate-summarizer --split test --limit 2000 [--model PATH] [--write-card]`. Reference = the
+VNDS abstract; the article = the body sentences (the abstract is not part of it). Syllable-level ROUGE is
+the headline; rouge_score's default tokenizer (which drops every non-ASCII letter) is printed only to
+compare with published VietNews numbers. `--seeds DIR` summarises raw scraped pages.
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from dangtopic.data.captions import caption_sentences
-from dangtopic.data.rouge import ROUGE_TYPES, RougeAccumulator, greedy_oracle, lead
+from dangtopic.data.rouge import RougeAccumulator, greedy_oracle, lead
 from dangtopic.data.vnds import VndsArticle, iter_vnds_lines, parse_vnds_record
 from dangtopic.models.saving import render_card
 from dangtopic.models.summarizer import (
@@ -39,18 +39,17 @@ TOKENIZERS = ("syllable", "default")
 
 
 class E5Embedder:
-    """Plain e5 sentence embeddings (all layers, `passage: ` prefix, mean pool, L2) for TextRank."""
+    """Plain e5 sentence embeddings (all layers, `passage: ` prefix, mean pool, L2) for TextRank and the
+    tagger's frozen-e5 baseline; `name` and `max_length` default to the `EncoderSpec`'s when None."""
 
-    def __init__(self, name: str | None = None, max_length: int = 64, batch_size: int = 64) -> None:
+    def __init__(self, name: str | None = None, max_length: int | None = 64, batch_size: int = 64) -> None:
         from dangtopic.models.encoder import EncoderSpec, SentenceEncoder
 
-        spec = EncoderSpec(**({"name": name} if name else {}), max_length=max_length)
-        self.encoder = SentenceEncoder.load(spec).eval()
+        spec = {"name": name, "max_length": max_length}
+        self.encoder = SentenceEncoder.load(EncoderSpec(**{k: v for k, v in spec.items() if v})).eval()
         self.batch_size = batch_size
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        import torch
-
         emb = self.encoder.embed(texts, self.batch_size)
         return torch.nn.functional.normalize(emb, dim=-1).numpy()
 
@@ -58,10 +57,8 @@ class E5Embedder:
 def iter_vnds_with_paragraphs(
     split: str, root: str | Path | None = None, limit: int | None = None
 ) -> Iterator[tuple[VndsArticle, list[int]]]:
-    """Articles of a VNDS split (as `iter_vnds`) with the VNDS paragraph of each body sentence.
-
-    VNDS keeps no page layout inside the body: an article is one body paragraph, usually followed by one
-    paragraph holding the photo captions, so the layout rule of `data.captions` can rarely fire here."""
+    """Articles of a VNDS split (as `iter_vnds`) with the VNDS paragraph of each body sentence. A VNDS body is
+    one paragraph, often then one of photo captions: the layout rule of `data.captions` rarely fires."""
     for line in iter_vnds_lines(split, root, limit):
         record = json.loads(line)
         pids = [k for k, para in enumerate(record.get("paragraphs", [])) for s in para if s.strip()]
@@ -78,40 +75,67 @@ def evaluate(
     textrank_max_length: int = 64,
     paragraphs: bool = True,
 ) -> dict[str, Any]:
-    """Score every system on the first `limit` articles of a VNDS split; returns metrics and timings.
-
-    With `paragraphs` the model also gets VNDS's paragraph of each sentence (for `skip_captions`)."""
+    """Score every system on the first `limit` articles of a VNDS split; returns metrics and timings. With
+    `paragraphs` the model also gets VNDS's paragraph of each sentence (for `skip_captions`)."""
     embedder = E5Embedder(max_length=textrank_max_length) if textrank else None
     budget = {"max_sentences": summ.config.max_sentences, "max_words": summ.config.max_words}
     accs = {s: {t: RougeAccumulator(t) for t in TOKENIZERS} for s in SYSTEMS if textrank or s != "TextRank"}
     words: dict[str, list[int]] = {s: [] for s in accs}
     times_ms: list[float] = []
-    n = empty = 0
-    warned = 0
-    captions = {"sentences": 0, "articles": 0}
+    n = empty = warned = 0
+    captions = {"caption_like_sentences": 0, "caption_like_articles": 0}
     t0 = time.time()
+
+    def collect() -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "split": split,
+            "limit": limit,
+            "articles": n,
+            "empty_articles": empty,
+            "model_warned_articles": warned,
+            "budget": budget,
+            "model_ms_median": round(statistics.median(times_ms), 1) if times_ms else None,
+            "model_ms_p90": round(float(np.percentile(times_ms, 90)), 1) if times_ms else None,
+            "seconds": round(time.time() - t0, 1),
+            "systems": {},
+        }
+        for system, by_tok in accs.items():
+            result["systems"][system] = {
+                tok: {rt: round(v["f"] * 100, 2) for rt, v in acc.result().items()}
+                for tok, acc in by_tok.items()
+            }
+            result["systems"][system]["mean_words"] = (
+                round(float(np.mean(words[system])), 1) if words[system] else 0.0
+            )
+        result["targets"] = check_targets(result)
+        result.update(
+            model_dtype=summ.encoder_dtype,
+            model_dtype_setting=summ.config.dtype,
+            torch_threads=torch.get_num_threads(),
+            skip_captions=bool(summ.config.skip_captions and paragraphs),
+            **captions,
+        )
+        return result
+
     for art, pids in iter_vnds_with_paragraphs(split, root=vnds_dir, limit=limit):
         n += 1
         sents = art.sentences
-        if not sents:
-            empty += 1
-        outputs: dict[str, str] = {}
-        for k in (1, 2, 3):
-            outputs[f"LEAD-{k}"] = " ".join(sents[i] for i in lead(sents, k)) if sents else ""
-        outputs["Oracle"] = " ".join(sents[i] for i in greedy_oracle(sents, art.abstract))
+        empty += not sents
+        picked = {f"LEAD-{k}": lead(sents, k) for k in (1, 2, 3)}
+        picked["Oracle"] = greedy_oracle(sents, art.abstract)
         if embedder is not None:
+            picked["TextRank"] = []
             if sents:
                 scores = textrank_scores(embedder(sents))
-                idx, _ = select_sentences(
-                    scores, sents, list(range(len(sents))), redundancy="trigram", **budget
+                allowed = list(range(len(sents)))
+                picked["TextRank"], _ = select_sentences(
+                    scores, sents, allowed, redundancy="trigram", **budget
                 )
-                outputs["TextRank"] = " ".join(sents[i] for i in idx)
-            else:
-                outputs["TextRank"] = ""
+        outputs = {system: " ".join(sents[i] for i in idx) for system, idx in picked.items()}
         if paragraphs:
             found = len(caption_sentences(sents, pids))
-            captions["sentences"] += found
-            captions["articles"] += bool(found)
+            captions["caption_like_sentences"] += found
+            captions["caption_like_articles"] += bool(found)
         t = time.perf_counter()
         summary = summ.summarize(sents, art.title, paragraphs=pids if paragraphs else None)
         times_ms.append((time.perf_counter() - t) * 1000)
@@ -122,49 +146,8 @@ def evaluate(
             for tok in TOKENIZERS:
                 accs[system][tok].add(text, art.abstract)
         if log_every and n % log_every == 0:
-            partial = _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words)
-            partial.update(_model_settings(summ, captions, paragraphs))
-            logger.info("after %d articles (%.0f s):\n%s", n, time.time() - t0, format_table(partial))
-    result = _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words)
-    result.update(_model_settings(summ, captions, paragraphs))
-    return result
-
-
-def _model_settings(summ: ExtractiveSummarizer, captions: dict[str, int], paragraphs: bool) -> dict[str, Any]:
-    import torch
-
-    return {
-        "model_dtype": summ.encoder_dtype,
-        "model_dtype_setting": summ.config.dtype,
-        "torch_threads": torch.get_num_threads(),
-        "skip_captions": bool(summ.config.skip_captions and paragraphs),
-        "caption_like_sentences": captions["sentences"],
-        "caption_like_articles": captions["articles"],
-    }
-
-
-def _collect(split, limit, n, empty, warned, budget, times_ms, t0, accs, words) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "split": split,
-        "limit": limit,
-        "articles": n,
-        "empty_articles": empty,
-        "model_warned_articles": warned,
-        "budget": budget,
-        "model_ms_median": round(statistics.median(times_ms), 1) if times_ms else None,
-        "model_ms_p90": round(float(np.percentile(times_ms, 90)), 1) if times_ms else None,
-        "seconds": round(time.time() - t0, 1),
-        "systems": {},
-    }
-    for system, by_tok in accs.items():
-        result["systems"][system] = {
-            tok: {rt: round(v["f"] * 100, 2) for rt, v in acc.result().items()} for tok, acc in by_tok.items()
-        }
-        result["systems"][system]["mean_words"] = (
-            round(float(np.mean(words[system])), 1) if words[system] else 0.0
-        )
-    result["targets"] = check_targets(result)
-    return result
+            logger.info("after %d articles (%.0f s):\n%s", n, time.time() - t0, format_table(collect()))
+    return collect()
 
 
 def check_targets(result: dict[str, Any]) -> dict[str, Any]:
@@ -199,47 +182,40 @@ def check_targets(result: dict[str, Any]) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any], command: str | None = None) -> str:
     """Plain-text (also valid Markdown) ROUGE table of one evaluation run."""
-    lines = []
-    if command:
-        lines.append(f"Command: `{command}`")
-    lines.append(
-        f"VNDS {result['split']}: {result['articles']} articles (first {result['limit']} of the split; "
-        f"{result['empty_articles']} with no body). Reference = abstract; article = body sentences."
-    )
     b = result["budget"]
-    lines.append(f"Model and TextRank budget: <= {b['max_sentences']} sentences, <= {b['max_words']} words.")
-    lines.append("")
-    lines.append("| system | R-1 | R-2 | R-L | words | default-tok R-1 | R-2 | R-L |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines = [f"Command: `{command}`"] if command else []
+    lines += [
+        f"VNDS {result['split']}: {result['articles']} articles (first {result['limit']} of the split; "
+        f"{result['empty_articles']} with no body). Reference = abstract; article = body sentences.",
+        f"Model and TextRank budget: <= {b['max_sentences']} sentences, <= {b['max_words']} words.",
+        "",
+        "| system | R-1 | R-2 | R-L | words | default-tok R-1 | R-2 | R-L |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for system, s in result["systems"].items():
         syl, dft = s["syllable"], s["default"]
         lines.append(
             f"| {system} | {syl['rouge1']:.2f} | {syl['rouge2']:.2f} | {syl['rougeL']:.2f} | "
             f"{s['mean_words']:.1f} | {dft['rouge1']:.2f} | {dft['rouge2']:.2f} | {dft['rougeL']:.2f} |"
         )
-    lines.append("")
-    lines.append(
+    dtype = result["model_dtype"]
+    if result["model_dtype_setting"] == "auto":
+        dtype += " (dtype: auto)"
+    lines += [
+        "",
         "R-1/R-2/R-L: F1 x 100, syllable-level (lower-cased Unicode word tokens; the headline). "
         "default-tok: rouge_score's default tokenizer, which keeps only [a-z0-9] and shreds Vietnamese "
-        "(comparison with published VietNews numbers only). words: mean summary length."
-    )
-    dtype = result.get("model_dtype", "?")
-    if result.get("model_dtype_setting") == "auto":
-        dtype += " (dtype: auto)"
-    lines.append(
+        "(comparison with published VietNews numbers only). words: mean summary length.",
         f"Model speed: median {result['model_ms_median']} ms/article (p90 {result['model_ms_p90']} ms), "
         f"excluding load; summarize() per article on this CPU, encoder in {dtype}, "
-        f"{result.get('torch_threads', '?')} torch thread(s)."
-    )
-    if "skip_captions" in result:
-        lines.append(
-            f"Caption rule (skip_captions): {'on' if result['skip_captions'] else 'off'}; "
-            f"{result['caption_like_sentences']} caption-like sentence(s) in "
-            f"{result['caption_like_articles']} article(s), "
-            f"{'kept out of' if result['skip_captions'] else 'left in'} the model's candidates."
-        )
-    lines.append("")
-    lines.append("Targets:")
+        f"{result['torch_threads']} torch thread(s).",
+        f"Caption rule (skip_captions): {'on' if result['skip_captions'] else 'off'}; "
+        f"{result['caption_like_sentences']} caption-like sentence(s) in "
+        f"{result['caption_like_articles']} article(s), "
+        f"{'kept out of' if result['skip_captions'] else 'left in'} the model's candidates.",
+        "",
+        "Targets:",
+    ]
     for name, t in result["targets"].items():
         detail = ", ".join(f"{k}={v}" for k, v in t.items() if k != "ok")
         lines.append(f"- {name}: {'MET' if t['ok'] else 'NOT MET'} ({detail})")
@@ -252,6 +228,16 @@ def model_card(summ: ExtractiveSummarizer, result: dict[str, Any], command: str)
     info = summ.training_info or {}
     data = info.get("data", {})
     secs = info.get("seconds", {})
+    # a note when the model runs at another sentence length than it was trained at
+    trained = info.get("config", {}).get("model", {}).get("encoder", {}).get("max_length")
+    length = cfg.encoder.max_length
+    length_note = []
+    if trained not in (None, length):
+        length_note.append(
+            f"- Trained on sentences cut at {trained} pieces; runs at {length}, the tagger's length, so the "
+            "pipeline's summaries reuse the tagger's encoder pass (`Pipeline.shared_layers`). The table "
+            f"below is measured at {length}."
+        )
     parts = [
         "# dangtopic extractive summarizer",
         "",
@@ -262,7 +248,7 @@ def model_card(summ: ExtractiveSummarizer, result: dict[str, Any], command: str)
         f"- Base encoder: `{cfg.encoder.name}` (fingerprint `{summ.fingerprint}`), first {cfg.num_layers} layers, "
         f"frozen; sentences truncated to {cfg.encoder.max_length} pieces, prefix `{cfg.encoder.prefix}`, "
         f"{cfg.encoder.pooling} pooling.",
-        *_length_note(cfg.encoder.max_length, info),
+        *length_note,
         f"- Scorer: embedding + {'position/length/title/centroid features' if cfg.use_features else 'no features'}"
         f" -> {cfg.hidden_size}-d projection -> {cfg.context_layers} transformer layer(s) across sentences -> "
         "logit (head.safetensors; the base encoder is not copied).",
@@ -312,18 +298,6 @@ def model_card(summ: ExtractiveSummarizer, result: dict[str, Any], command: str)
     )
 
 
-def _length_note(max_length: int, info: dict[str, Any]) -> list[str]:
-    """A card line when the model runs at another sentence length than it was trained at."""
-    trained = info.get("config", {}).get("model", {}).get("encoder", {}).get("max_length")
-    if trained in (None, max_length):
-        return []
-    return [
-        f"- Trained on sentences cut at {trained} pieces; runs at {max_length}, the tagger's length, so the "
-        "pipeline's summaries reuse the tagger's encoder pass (`Pipeline.shared_layers`). The table below is "
-        f"measured at {max_length}."
-    ]
-
-
 def summarize_seeds(summ: ExtractiveSummarizer, folder: str | Path) -> list[tuple[str, Any, Summary]]:
     """Ingest and summarise every `*.txt` page in `folder`; returns (file name, Article, Summary)."""
     from dangtopic.data.ingest import article_from_text
@@ -358,19 +332,14 @@ def seeds_markdown(results: list[tuple[str, Any, Summary]], command: str) -> str
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument(
-        "--model", default=None, help=f"summariser folder (default: {DEFAULT_SUMMARIZER_DIR})"
-    )
+    parser.add_argument("--model", help=f"summariser folder (default: {DEFAULT_SUMMARIZER_DIR})")
     parser.add_argument(
         "--split",
         choices=("train", "val", "test"),
-        default=None,
         help="VNDS split to score (default test, unless only --seeds is given)",
     )
     parser.add_argument("--limit", type=int, default=2000, help="first N articles of the split (0 = all)")
-    parser.add_argument(
-        "--vnds-dir", default=None, help="VNDS folder (default $DANGTOPIC_VNDS_DIR or ../shared)"
-    )
+    parser.add_argument("--vnds-dir", help="VNDS folder (default $DANGTOPIC_VNDS_DIR or ../shared)")
     parser.add_argument("--no-textrank", action="store_true", help="skip the TextRank baseline (faster)")
     parser.add_argument(
         "--textrank-max-length", type=int, default=64, help="e5 pieces per sentence for TextRank"
@@ -379,7 +348,6 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--dtype",
         choices=("auto", "float32", "bfloat16"),
-        default=None,
         help="sentence-encoder dtype (default: the model's; auto = bfloat16 on native-bf16 CPUs)",
     )
     parser.add_argument(
@@ -387,19 +355,17 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="let the model pick caption-like sentences (to measure the caption rule)",
     )
-    parser.add_argument("--json", default=None, help="also write the metrics as JSON here")
+    parser.add_argument("--json", help="also write the metrics as JSON here")
     parser.add_argument(
         "--write-card", action="store_true", help="write README.md and test metrics into the model folder"
     )
-    parser.add_argument("--seeds", default=None, help="folder of raw scraped *.txt articles to summarise")
-    parser.add_argument("--seeds-out", default=None, help="write the seed summaries as Markdown here")
+    parser.add_argument("--seeds", help="folder of raw scraped *.txt articles to summarise")
+    parser.add_argument("--seeds-out", help="write the seed summaries as Markdown here")
 
 
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     command = "dangtopic evaluate-summarizer " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else ""
     if args.write_card and (args.dtype or args.no_skip_captions):
@@ -434,12 +400,8 @@ def run(args) -> int:
             summ.save_pretrained(folder, card=model_card(summ, result, command))
             logger.info("model card written to %s", folder / "README.md")
     if args.seeds:
-        results = summarize_seeds(summ, args.seeds)
-        text = seeds_markdown(results, command)
+        text = seeds_markdown(summarize_seeds(summ, args.seeds), command)
         print("\n" + text)
         if args.seeds_out:
             Path(args.seeds_out).write_text(text, encoding="utf-8")
     return 0
-
-
-__all__ = ["ROUGE_TYPES", "E5Embedder", "evaluate", "format_table", "model_card", "summarize_seeds"]

@@ -1,17 +1,16 @@
 """`dangtopic evaluate-tagger`: the tagger against keyword rules, TF-IDF + LR and frozen e5 + LR.
 
-All systems are scored in the same run on the held-out hand-labelled articles (test part of the
-article-level split) and, separately, on the hand-labelled seed articles (the users' kind of text). The
-tagger reads every sentence in its article, as annotators did; the same tagger is also scored on the
-sentences alone, which measures what article context adds. Baselines are trained on the same labelled
-training sentences the tagger saw (hand labels, train part, plus extra hand labels) with thresholds tuned
-on the same dev part.
+All systems are scored in one run on the held-out hand-labelled articles (test part of the article-level
+split) and on the hand-labelled seed articles (the users' kind of text). The tagger reads every sentence in
+its article, as annotators did, and also each sentence alone: what article context adds. Baselines are
+trained on the training sentences the tagger saw, with thresholds tuned on the same dev part.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -36,16 +35,12 @@ class EvalSet:
     def __init__(self, docs):
         self.docs = docs
         self.texts = [t for d in docs for t in d.texts]
-        self.lengths = [d.length for d in docs]
         self.mask = np.concatenate([d.labelled for d in docs])
         self.y = np.concatenate([d.targets for d in docs])[self.mask].astype(int)
-
-    @property
-    def labelled_texts(self) -> list[str]:
-        return [t for t, m in zip(self.texts, self.mask, strict=True) if m]
+        self.labelled_texts = [t for t, m in zip(self.texts, self.mask, strict=True) if m]
 
     def proba(self, tagger, alone: bool = False) -> np.ndarray:
-        lengths = [0] * len(self.texts) if alone else self.lengths
+        lengths = [0] * len(self.texts) if alone else [d.length for d in self.docs]
         return tagger.proba_articles(self.texts, lengths)[self.mask]
 
 
@@ -61,30 +56,6 @@ def seed_docs(path: Path, labels: list[str]):
     return docs
 
 
-def _lr_probs(x_train, y_train, x_eval_list):
-    from sklearn.linear_model import LogisticRegression
-
-    out = [np.zeros((x.shape[0], y_train.shape[1])) for x in x_eval_list]
-    for j in range(y_train.shape[1]):
-        if y_train[:, j].min() == y_train[:, j].max():
-            continue
-        clf = LogisticRegression(max_iter=2000, class_weight="balanced", C=4.0)
-        clf.fit(x_train, y_train[:, j])
-        for o, x in zip(out, x_eval_list, strict=True):
-            o[:, j] = clf.predict_proba(x)[:, 1]
-    return out
-
-
-def _frozen_embeddings(texts: list[str], encoder_name: str | None) -> np.ndarray:
-    """L2-normalised e5 sentence embeddings of the untouched base encoder (the frozen-e5 baseline)."""
-    import torch
-
-    from dangtopic.models.encoder import EncoderSpec, SentenceEncoder
-
-    encoder = SentenceEncoder.load(EncoderSpec(**({"name": encoder_name} if encoder_name else {}))).eval()
-    return torch.nn.functional.normalize(encoder.embed(texts), dim=-1).numpy()
-
-
 def evaluate(
     model_path: str | None,
     hand_labels: list[str] | None,
@@ -95,10 +66,8 @@ def evaluate(
     compare: str | None = None,
     vnds_dir: str | None = None,
 ) -> dict:
-    """Score the tagger and the baselines; returns {testset: {system: report}} plus metadata.
-
-    `compare`: another saved tagger scored on the same sentences (e.g. the teacher of a distilled one).
-    """
+    """Score the tagger, the baselines and any `compare` tagger (e.g. the teacher of a distilled one) on the
+    same sentences; returns {testset: {system: report}} plus metadata."""
     from dangtopic import LABELS
     from dangtopic.models.tagger import SentenceTagger
     from dangtopic.training.train_tagger import TaggerDataConfig, load_hand_docs, load_lone
@@ -112,62 +81,60 @@ def evaluate(
     seed_path = Path(seed_labels) if seed_labels else SEED_FILE
     if seed_path.exists():
         sets["seeds"] = EvalSet(seed_docs(seed_path, labels))
-    train, dev = (
-        EvalSet(parts["train"] + load_lone([p for p in extra if Path(p).exists()], labels)),
-        EvalSet(parts["dev"]),
-    )
+    train = EvalSet(parts["train"] + load_lone([p for p in extra if Path(p).exists()], labels))
+    dev = EvalSet(parts["dev"])
 
     results: dict[str, dict] = {name: {} for name in sets}
-    timing = {}
+
+    def score(system: str, predictions) -> None:
+        for (name, es), pred in zip(sets.items(), predictions, strict=True):
+            results[name][system] = multilabel_report(es.y, pred, labels)
+
+    def tagged(model, alone: bool = False) -> list[np.ndarray]:
+        return [es.proba(model, alone) >= model.thresholds for es in sets.values()]
+
     t = time.time()
-    for name, es in sets.items():
-        results[name][MODEL] = multilabel_report(es.y, es.proba(tagger) >= tagger.thresholds, labels)
-    timing["tagger_sentences_per_s"] = sum(len(es.texts) for es in sets.values()) / (time.time() - t)
+    score(MODEL, tagged(tagger))
+    timing = {"tagger_sentences_per_s": sum(len(es.texts) for es in sets.values()) / (time.time() - t)}
     if tagger.context is not None:
-        for name, es in sets.items():
-            results[name][ALONE] = multilabel_report(
-                es.y, es.proba(tagger, alone=True) >= tagger.thresholds, labels
-            )
+        score(ALONE, tagged(tagger, alone=True))
         if "seeds" in sets:
             timing.update(context_cost(tagger, sets["seeds"]))
     if compare:
-        other = SentenceTagger.from_pretrained(compare)
-        for name, es in sets.items():
-            results[name][f"compared: {Path(compare).name}"] = multilabel_report(
-                es.y, es.proba(other) >= other.thresholds, labels
-            )
+        score(f"compared: {Path(compare).name}", tagged(SentenceTagger.from_pretrained(compare)))
 
     if baselines:
-        from dangtopic.data.keywords import keyword_labels
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
 
-        for name, es in sets.items():
-            kw = np.array(
+        from dangtopic.data.keywords import keyword_labels
+        from dangtopic.training.evaluate_summarizer import E5Embedder
+
+        def keywords(es: EvalSet) -> np.ndarray:
+            return np.array(
                 [[lab in keyword_labels(s) for lab in labels] for s in es.labelled_texts], dtype=int
             )
-            results[name]["keyword rules"] = multilabel_report(es.y, kw, labels)
 
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        def lr_baseline(system: str, x_train, x_dev, *x_sets) -> None:
+            """A logistic regression a label on the training sentences, thresholds tuned on dev."""
+            dev_p, *set_p = [np.zeros((x.shape[0], train.y.shape[1])) for x in (x_dev, *x_sets)]
+            for j in range(train.y.shape[1]):
+                if train.y[:, j].min() == train.y[:, j].max():
+                    continue
+                clf = LogisticRegression(max_iter=2000, class_weight="balanced", C=4.0)
+                clf.fit(x_train, train.y[:, j])
+                for p, x in zip((dev_p, *set_p), (x_dev, *x_sets), strict=True):
+                    p[:, j] = clf.predict_proba(x)[:, 1]
+            thr = tune_thresholds(dev.y, dev_p)
+            score(system, [p >= thr for p in set_p])
 
-        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=True)
-        x_train = vec.fit_transform(train.labelled_texts)
-        evals = [vec.transform(dev.labelled_texts)] + [
-            vec.transform(es.labelled_texts) for es in sets.values()
-        ]
-        dev_p, *set_p = _lr_probs(x_train, train.y, evals)
-        thr = tune_thresholds(dev.y, dev_p)
-        for (name, es), p in zip(sets.items(), set_p, strict=True):
-            results[name]["TF-IDF + LR"] = multilabel_report(es.y, p >= thr, labels)
-
+        score("keyword rules", map(keywords, sets.values()))
         groups = [train.labelled_texts, dev.labelled_texts] + [es.labelled_texts for es in sets.values()]
-        emb = _frozen_embeddings([t for g in groups for t in g], tagger.config.encoder.name)
-        chunks, off = [], 0
-        for g in groups:
-            chunks.append(emb[off : off + len(g)])
-            off += len(g)
-        dev_p, *set_p = _lr_probs(chunks[0], train.y, chunks[1:])
-        thr = tune_thresholds(dev.y, dev_p)
-        for (name, es), p in zip(sets.items(), set_p, strict=True):
-            results[name]["frozen e5 + LR"] = multilabel_report(es.y, p >= thr, labels)
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=True)
+        lr_baseline("TF-IDF + LR", vec.fit_transform(groups[0]), *map(vec.transform, groups[1:]))
+        # the untouched base encoder, at its own sentence length
+        emb = E5Embedder(tagger.config.encoder.name, max_length=None)([t for g in groups for t in g])
+        lr_baseline("frozen e5 + LR", *np.split(emb, np.cumsum([len(g) for g in groups])[:-1]))
 
     return {
         "labels": labels,
@@ -206,13 +173,10 @@ def target_lines(name: str, rep: dict, labels: list[str]) -> list[str]:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
+    t = TARGETS["seeds_micro_f1" if name == "seeds" else "micro_f1"]
+    lines = [f"micro-F1 {model['micro_f1']:.3f} (target ≥ {t}): {verdict(model['micro_f1'] >= t)}"]
     if name == "seeds":
-        t = TARGETS["seeds_micro_f1"]
-        return [f"micro-F1 {model['micro_f1']:.3f} (target ≥ {t}): {verdict(model['micro_f1'] >= t)}"]
-    lines = [
-        f"micro-F1 {model['micro_f1']:.3f} (target ≥ {TARGETS['micro_f1']}): "
-        f"{verdict(model['micro_f1'] >= TARGETS['micro_f1'])}"
-    ]
+        return lines
     weak = [lab for lab in labels if model[lab]["f1"] < TARGETS["per_label_f1"]]
     lines.append(
         f"every label F1 ≥ {TARGETS['per_label_f1']}: "
@@ -233,13 +197,13 @@ def render(out: dict) -> str:
     labels = out["labels"]
     chunks = []
     for name, rep in out["results"].items():
-        chunks.append(
+        chunks += [
             f"== {name}: {out['sizes'][name]} held-out hand-labelled sentences "
-            f"in {out['articles'][name]} articles =="
-        )
-        chunks.append(format_report(rep, labels))
-        chunks += ["  " + s for s in target_lines(name, rep, labels)]
-        chunks.append("")
+            f"in {out['articles'][name]} articles ==",
+            format_report(rep, labels),
+            *["  " + s for s in target_lines(name, rep, labels)],
+            "",
+        ]
     timing = out["timing"]
     chunks.append(f"tagger speed during evaluation: {timing['tagger_sentences_per_s']:.0f} sentences/s")
     if "context_cost" in timing:
@@ -251,21 +215,6 @@ def render(out: dict) -> str:
     return "\n".join(chunks)
 
 
-def card_results(out: dict) -> list[dict]:
-    """The card's metadata results: micro-F1 of the tagger, alone and of the keyword rules, per test set."""
-    return [
-        {
-            "dataset": name,
-            "metric": "f1",
-            "name": f"micro-F1 ({system})",
-            "value": round(rep[system]["micro_f1"], 4),
-        }
-        for name, rep in out["results"].items()
-        for system in (MODEL, ALONE, "keyword rules")
-        if system in rep
-    ]
-
-
 def render_card(out: dict, command: str) -> str:
     """README.md of an evaluated tagger: metadata, architecture, training and the evaluation tables."""
     tagger = out["tagger"]
@@ -274,6 +223,12 @@ def render_card(out: dict, command: str) -> str:
     thr = ", ".join(f"{lab} {cfg.threshold(lab):.3f}" for lab in labels)
     training = tagger.metrics.get("training", {})
     ctx = cfg.context
+    student = []
+    if cfg.num_layers:
+        student.append(f"- Distilled student: the first {cfg.num_layers} encoder layers only")
+    if student and training.get("teacher"):
+        teacher = f"`{training['teacher']}`"
+        student.append(f"  (teacher {teacher}, whose probabilities were the targets of unlabelled sentences)")
     lines = [
         "# dangtopic sentence topic tagger",
         "",
@@ -284,18 +239,7 @@ def render_card(out: dict, command: str) -> str:
         "",
         f"- Base encoder: `{cfg.encoder.name}` (fingerprint `{tagger.fingerprint}`), prefix `{cfg.encoder.prefix!r}`,"
         f" max {cfg.encoder.max_length} tokens, {cfg.encoder.pooling} pooling",
-        *(
-            [f"- Distilled student: the first {cfg.num_layers} encoder layers only"]
-            + (
-                [
-                    f"  (teacher `{training['teacher']}`, whose probabilities were the targets of unlabelled sentences)"
-                ]
-                if training.get("teacher")
-                else []
-            )
-            if cfg.num_layers
-            else []
-        ),
+        *student,
         f"- Fine-tuning: LoRA r={cfg.lora.r}, alpha={cfg.lora.alpha} on {', '.join(cfg.lora.target_modules)}"
         + (f" of layers ≥ {cfg.lora.layers_from}" if cfg.lora.layers_from else ""),
         (
@@ -342,7 +286,18 @@ def render_card(out: dict, command: str) -> str:
         pipeline_tag="text-classification",
         tags=["multi-label", "sentence-classification", "article-context"],
         datasets=["VNDS (VietNews)", "dangtopic hand labels (round 2 + v1)"],
-        results=card_results(out),
+        # the card's metadata: micro-F1 of the tagger, alone and of the keyword rules, per test set
+        results=[
+            {
+                "dataset": name,
+                "metric": "f1",
+                "name": f"micro-F1 ({system})",
+                "value": round(rep[system]["micro_f1"], 4),
+            }
+            for name, rep in out["results"].items()
+            for system in (MODEL, ALONE, "keyword rules")
+            if system in rep
+        ],
     )
 
 
@@ -372,8 +327,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import sys
-
     logging.basicConfig(level=logging.WARNING)
     out = evaluate(
         args.model,
@@ -399,6 +352,5 @@ def run(args) -> int:
         meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         meta["metrics"] = tagger.metrics
         (folder / "config.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-        (folder / "README.md").write_text(render_card(out, command), encoding="utf-8")
-        print(f"wrote model card to {folder / 'README.md'}", file=sys.stderr)
+        print(f"wrote model card to {saving.write_card(folder, render_card(out, command))}", file=sys.stderr)
     return 0

@@ -2,11 +2,8 @@
 optimizer steps, evaluation after each epoch, the best state kept, early stopping, checkpoint/resume).
 
 Runs under HF accelerate (`accelerate launch -m dangtopic.cli train-tagger …`, or plain `dangtopic
-train-tagger` for one process): the Accelerator a config asks for, epochs of ready-made batches split across
-processes, the optimizer step.
-
-On one CPU process accelerate wraps nothing and the loop runs in fp32: a seeded run gives the same results as
-the plain PyTorch loop did. `accelerate` is imported only when a trainer runs.
+train-tagger` for one process). On one CPU process accelerate wraps nothing and the loop runs in fp32: a
+seeded run gives the same results as the plain PyTorch loop did. `accelerate` is imported only to train.
 """
 
 from __future__ import annotations
@@ -75,8 +72,7 @@ def add_arguments(parser, default_config: Path | None = None) -> None:
 
 
 def config_from_args(cls, args):
-    """The training config of a command line: its YAML `--config`, `--set` overrides and `--output-dir`,
-    validated by `cls`."""
+    """The training config `cls` of a command line: its `--config`, `--set` overrides and `--output-dir`."""
     from dangtopic.models.config import load_config, parse_override
 
     overrides = dict(parse_override(s) for s in args.set)
@@ -133,47 +129,20 @@ def _trainable_only(models, weights, _output_dir) -> None:
             del state[name]
 
 
-def optimizer_steps(accelerator, n_batches: int) -> int:
-    """Optimizer steps one process takes in an epoch of `n_batches` batches."""
+def optimizer_steps(accelerator, n_batches: int, epochs: int = 1, max_steps: int = 0) -> int:
+    """Optimizer steps one process takes in `epochs` of `n_batches` batches, at most `max_steps` (if > 0)."""
     per_process = math.ceil(n_batches / accelerator.num_processes)
-    return math.ceil(per_process / accelerator.gradient_accumulation_steps)
+    steps = math.ceil(per_process / accelerator.gradient_accumulation_steps) * epochs
+    return min(steps, max_steps) if max_steps else steps
 
 
 def _single(items: list) -> Any:
     return items[0]
 
 
-def epoch_batches(accelerator, batches: list, skip: int = 0):
-    """One epoch of ready-made batches as accelerate serves them: this process's share (as many for every
-    process), the epoch's last batch ending a gradient accumulation, the first `skip` left out."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    # Each item is a whole batch. The loader's own generator: it draws a seed every epoch, which taken from the
-    # global RNG would shift the dropout masks of a seeded run.
-    loader = accelerator.prepare_data_loader(
-        DataLoader(batches, batch_size=1, collate_fn=_single, generator=torch.Generator())
-    )
-    return accelerator.skip_first_batches(loader, skip) if skip else loader
-
-
-def optimizer_step(accelerator, loss, optim, sched, params, grad_clip: float) -> None:
-    """Backpropagate `loss`; on the last batch of an accumulation also clip, step and zero the gradients
-    (accelerate's optimizer and scheduler skip the other batches)."""
-    accelerator.backward(loss)
-    if accelerator.sync_gradients:
-        accelerator.clip_grad_norm_(params, grad_clip)
-    optim.step()
-    sched.step()
-    optim.zero_grad(set_to_none=True)
-
-
 class RunCheckpoint:
-    """Checkpoints of a run in `<output_dir>/checkpoint`, and resuming from one.
-
-    accelerate saves the trainable weights, optimizer, scheduler and every process's RNG states; `progress`
-    is the loop's own state (where it is, what it has chosen so far), given by the trainer at each save.
-    """
+    """Checkpoints of a run in `<output_dir>/checkpoint`, and resuming from one. accelerate saves the
+    trainable weights, optimizer, scheduler and every process's RNG states; `progress` is the `FitState`."""
 
     def __init__(self, accelerator, cfg, output_dir: str | Path, resume_from: str | Path | None = None):
         from dangtopic.models.config import to_dict
@@ -191,11 +160,8 @@ class RunCheckpoint:
         return {"config": self.config, "progress": self.progress}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        differ = sorted(
-            k
-            for k in self.config.keys() | state["config"].keys()
-            if self.config.get(k) != state["config"].get(k)
-        )
+        saved = state["config"]
+        differ = sorted(k for k in self.config.keys() | saved.keys() if self.config.get(k) != saved.get(k))
         if differ:
             raise ValueError(
                 f"the checkpoint is of a run with other {', '.join(differ)}: resume with its config"
@@ -203,8 +169,7 @@ class RunCheckpoint:
         self.progress = state["progress"]
 
     def resume(self) -> dict[str, Any]:
-        """Load `resume_from` into the prepared model, optimizer and scheduler; returns its progress ({} for a
-        new run)."""
+        """Load `resume_from` into the prepared model, optimizer and scheduler; returns its progress or {}."""
         if self.resume_from is None:
             return {}
         # strict=False: the checkpoint holds only the trainable weights
@@ -212,28 +177,30 @@ class RunCheckpoint:
         return self.progress
 
     def save(self, state: FitState) -> None:
-        """Checkpoint the run when one is due after its optimizer step `state.step` (called on every
-        process: each saves its own RNG states)."""
+        """Checkpoint the run if due after step `state.step` (on every process: each saves its RNG states)."""
         if self.every and state.step % self.every == 0:
             self.progress = asdict(state)
             self.accelerator.save_state(str(self.folder))
 
     def finish(self) -> None:
-        """The run is complete: the checkpoint it wrote goes (the model saved around it hashes every weight
-        file in its folder)."""
+        """The run is complete: its checkpoint goes (the model saved there hashes each file in its folder)."""
         self.accelerator.wait_for_everyone()
         if self.every and self.accelerator.is_main_process:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch: a run on one CPU process is then repeatable bit for bit."""
+def start_run(cfg, unused_parameters: bool = False):
+    """Seed Python, NumPy and torch (one CPU process then repeats a run bit for bit), set the torch threads,
+    and return the run's Accelerator (see `make_accelerator`)."""
     import numpy as np
     import torch
 
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    return make_accelerator(cfg.device, cfg.accelerate, unused_parameters)
 
 
 def warmup_schedule(optim, total: int, warmup_ratio: float, processes: int, floor: float | None = None):
@@ -264,10 +231,8 @@ class FitState:
     batch: int = 0  # batches of it done
     step: int = 0  # optimizer steps done
     rng: Any = None  # the batch RNG's state at the start of the epoch under way
-    loss: tuple[float, int] = (
-        0.0,
-        0,
-    )  # training loss summed over the epoch's batches so far, and their count
+    # training loss summed over the epoch's batches so far, and their count
+    loss: tuple[float, int] = (0.0, 0)
     best: float = -math.inf  # the best evaluation score so far
     best_info: dict[str, Any] = field(default_factory=dict)
     best_state: dict[str, Any] | None = None  # trainable weights at the best evaluation (None: never beaten)
@@ -295,30 +260,42 @@ def fit(
     log_every: int = 0,
     name: str = "",
 ) -> FitState:
-    """Train `model` for `epochs` and return the final `FitState`.
-
+    """Train `model` for `epochs` and return the final `FitState`, the model left at its best evaluation.
     Each epoch, `make_batches(rng)` lays out its batches (drawing any randomness from `rng`, so a resumed run
     replays them); `loss_of(model, batch)` gives a batch's loss. After each epoch `evaluate()` gives (score,
-    info): a score above `best` keeps `trainable_state()` (copied) as `best_state` and `info` as `best_info`; `patience` evaluations
-    without one stop the run. `max_steps` caps the optimizer steps; `ckpt` checkpoints and resumes the run.
-    """
+    info): a score above `best` keeps `trainable_state()` (copied) as `best_state` and `info` as `best_info`;
+    `patience` evaluations without one stop the run. `max_steps` caps the optimizer steps; `ckpt` checkpoints
+    and resumes the run."""
+    import torch
+    from torch.utils.data import DataLoader
+
     params = [p for group in optim.param_groups for p in group["params"]]  # what the optimizer steps: clipped
     state = FitState(rng=rng.getstate(), best=best)
     if ckpt is not None:
         state = FitState(**{**asdict(state), **ckpt.resume()})  # where an interrupted run left off
     rng.setstate(state.rng)
-    total = optimizer_steps(accelerator, len(make_batches(random.Random(0)))) * epochs
-    total = min(total, max_steps) if max_steps else total
+    total = optimizer_steps(accelerator, len(make_batches(random.Random(0))), epochs, max_steps)
     t0, first = time.time(), state.step
     while state.epoch < epochs:
         t_epoch = time.time()
         model.train()
         state.rng = rng.getstate()  # a checkpoint in this epoch replays its batches from here
-        batches = epoch_batches(accelerator, make_batches(rng), state.batch)
+        # Each item is a whole batch. The loader's own generator: it draws a seed every epoch, which taken
+        # from the global RNG would shift the dropout masks of a seeded run.
+        loader = DataLoader(make_batches(rng), batch_size=1, collate_fn=_single, generator=torch.Generator())
+        # this process's share of the epoch (as many for every process), the batches done already left out
+        batches = accelerator.prepare_data_loader(loader)
+        batches = accelerator.skip_first_batches(batches, state.batch) if state.batch else batches
         for done, batch in enumerate(batches, start=state.batch + 1):
             with accelerator.accumulate(model):
                 loss = loss_of(model, batch)
-                optimizer_step(accelerator, loss, optim, sched, params, grad_clip)
+                accelerator.backward(loss)
+                # on the last batch of an accumulation (accelerate's optimizer and scheduler skip the others)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(params, grad_clip)
+                optim.step()
+                sched.step()
+                optim.zero_grad(set_to_none=True)
             state.loss = (state.loss[0] + float(loss.detach()), state.loss[1] + 1)
             state.batch = done
             if not accelerator.sync_gradients:
@@ -361,4 +338,8 @@ def fit(
                     break
         if max_steps and state.step >= max_steps:
             break
+    if state.best_state is not None:
+        with torch.no_grad():
+            for k, v in trainable_state().items():
+                v.copy_(state.best_state[k])
     return state

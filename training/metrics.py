@@ -36,10 +36,8 @@ def tune_thresholds(y_true: np.ndarray, probs: np.ndarray, grid: Sequence[float]
         scores = []
         for g in grid:
             pred = probs[:, j] >= g
-            tp = np.sum(pred & t)
-            fp = np.sum(pred & ~t)
-            fn = np.sum(~pred & t)
-            scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+            tp = np.sum(pred & t)  # F1 = 2tp / (2tp + fp + fn), where tp + fp + fn = |pred or t|
+            scores.append(0.0 if tp == 0 else 2 * tp / (tp + np.sum(pred | t)))
         scores = np.asarray(scores)
         cands = grid[scores >= scores.max() - 1e-9]
         best[j] = float(cands[np.argmin(np.abs(cands - 0.5))])

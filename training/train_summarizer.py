@@ -1,6 +1,5 @@
-"""Train the extractive summariser: `dangtopic train-summarizer --config configs/summarizer.yaml`.
-
-Recipe: a deduplicated subsample of VNDS train (near-duplicates of val/test articles removed) → greedy
+"""Train the extractive summariser: `dangtopic train-summarizer --config configs/summarizer.yaml`. Recipe:
+a deduplicated subsample of VNDS train (near-duplicates of val/test articles removed) → greedy
 oracle labels (syllable unigrams+bigrams against the abstract) → sentence embeddings from the frozen,
 truncated base encoder (cached on disk) → a small scorer (features + inter-sentence transformer) trained
 with BCE on the oracle labels, best epoch by validation ROUGE → word/sentence budget tuned on validation.
@@ -10,6 +9,7 @@ The embeddings are computed on CPU; the scorer trains under accelerate (CPU, one
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -122,11 +122,12 @@ class Doc:
     title_emb: np.ndarray | None = None  # [H] float16
 
 
-# ------------------------------------------------------------------------------------------ data
-
-
 def _norm_key(text: str) -> int:
     return hash(" ".join(syllables(text)))
+
+
+def _long_sentences(a, min_syllables: int) -> list[str]:
+    return [s for s in [*a.abstract_sentences, *a.sentences] if len(syllables(s)) >= min_syllables]
 
 
 def dedup_index(
@@ -139,9 +140,7 @@ def dedup_index(
         for a in iter_vnds(split, root=vnds_dir):
             abstracts.add(_norm_key(a.abstract))
             abstracts.add(_norm_key(a.title))
-            for s in [*a.abstract_sentences, *a.sentences]:
-                if len(syllables(s)) >= min_syllables:
-                    sents.add(_norm_key(s))
+            sents.update(_norm_key(s) for s in _long_sentences(a, min_syllables))
     return abstracts, sents
 
 
@@ -150,13 +149,8 @@ def is_near_duplicate(article, index: tuple[set[int], set[int]], overlap: float,
     abstracts, sents = index
     if _norm_key(article.abstract) in abstracts or (article.title and _norm_key(article.title) in abstracts):
         return True
-    long = [
-        s for s in [*article.abstract_sentences, *article.sentences] if len(syllables(s)) >= min_syllables
-    ]
-    if not long:
-        return False
-    hits = sum(_norm_key(s) in sents for s in long)
-    return hits / len(long) >= overlap
+    long = _long_sentences(article, min_syllables)
+    return bool(long) and sum(_norm_key(s) in sents for s in long) / len(long) >= overlap
 
 
 def sentence_rouge(sentences: list[str], reference: str) -> list[float]:
@@ -166,9 +160,8 @@ def sentence_rouge(sentences: list[str], reference: str) -> list[float]:
     out = []
     for s in sentences:
         t = syllables(s)
-        c1, c2 = ngrams(t, 1), ngrams(t, 2)
         f = []
-        for c, r in ((c1, r1), (c2, r2)):
+        for c, r in ((ngrams(t, 1), r1), (ngrams(t, 2), r2)):
             o = sum(min(v, r[k]) for k, v in c.items() if k in r)
             p, q = o / max(sum(c.values()), 1), o / max(sum(r.values()), 1)
             f.append(2 * p * q / (p + q) if o else 0.0)
@@ -186,21 +179,19 @@ def _to_doc(a, max_sentences: int, oracle_max: int) -> Doc:
 def load_docs(cfg: TrainSummarizerConfig) -> tuple[list[Doc], list[Doc], dict[str, Any]]:
     """Deduplicated, subsampled train docs and val docs with oracle labels, plus data statistics."""
     d = cfg.data
-    rng = random.Random(cfg.seed)
     t0 = time.time()
     index = dedup_index(d.vnds_dir, ("val", "test"), d.dedup_min_syllables) if d.dedup else (set(), set())
-    logger.info(
-        "dedup index: %d titles/abstracts, %d sentences (%.0fs)",
-        len(index[0]),
-        len(index[1]),
-        time.time() - t0,
-    )
+    logger.info("dedup index: %d titles/abstracts, %d sentences (%.0fs)", *map(len, index), time.time() - t0)
     seen_train: set[int] = set()
     pool = []
     stats = {"train_total": 0, "train_too_short": 0, "train_dup_heldout": 0, "train_dup_internal": 0}
+
+    def usable(a) -> bool:
+        return len(a.sentences) >= d.min_sentences and bool(a.abstract.strip())
+
     for a in iter_vnds("train", root=d.vnds_dir):
         stats["train_total"] += 1
-        if len(a.sentences) < d.min_sentences or not a.abstract.strip():
+        if not usable(a):
             stats["train_too_short"] += 1
             continue
         if d.dedup and is_near_duplicate(a, index, d.dedup_overlap, d.dedup_min_syllables):
@@ -215,14 +206,10 @@ def load_docs(cfg: TrainSummarizerConfig) -> tuple[list[Doc], list[Doc], dict[st
     stats["train_eligible"] = len(pool)
     # Shuffle-then-take keeps the sample a prefix-stable function of the seed: a larger train_articles
     # adds articles (and reuses cached embeddings) instead of drawing a different set.
-    rng.shuffle(pool)
+    random.Random(cfg.seed).shuffle(pool)
     chosen = pool[: d.train_articles]
     del pool
-    val_pool = [
-        a
-        for a in iter_vnds("val", root=d.vnds_dir)
-        if len(a.sentences) >= d.min_sentences and a.abstract.strip()
-    ]
+    val_pool = [a for a in iter_vnds("val", root=d.vnds_dir) if usable(a)]
     val_chosen = random.Random(cfg.seed + 1).sample(val_pool, min(d.val_articles, len(val_pool)))
     t1 = time.time()
     cap = cfg.model.max_article_sentences
@@ -239,9 +226,6 @@ def load_docs(cfg: TrainSummarizerConfig) -> tuple[list[Doc], list[Doc], dict[st
     return train, val, stats
 
 
-# ------------------------------------------------------------------------------------ embeddings
-
-
 def _cache_file(
     cfg: TrainSummarizerConfig, summ: ExtractiveSummarizer, docs: list[Doc], tag: str
 ) -> Path | None:
@@ -249,17 +233,8 @@ def _cache_file(
         return None
     root = Path(cfg.feature_cache) if cfg.feature_cache else cache_dir() / "summarizer_features"
     spec = cfg.model.encoder
-    key = json.dumps(
-        [
-            summ.fingerprint,
-            summ.config.num_layers,
-            spec.max_length,
-            spec.prefix,
-            spec.pooling,
-            spec.word_segment,
-            [(x.id, len(x.sentences)) for x in docs],
-        ]
-    )
+    encoder = [summ.fingerprint, summ.config.num_layers, spec.max_length, spec.prefix, spec.pooling]
+    key = json.dumps([*encoder, spec.word_segment, [(x.id, len(x.sentences)) for x in docs]])
     return root / f"{tag}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
 
@@ -297,15 +272,10 @@ def embed_docs(summ: ExtractiveSummarizer, docs: list[Doc], cfg: TrainSummarizer
                 np.savez(tmp, emb=emb, offsets=offsets)
                 tmp.rename(path)  # a killed run never leaves a truncated shard behind
             done_new += len(part)
-            rate = done_new / max(time.time() - t0, 1e-9)
-            left = len(docs) - start - len(part)
+            done, rate = start + len(part), done_new / max(time.time() - t0, 1e-9)
+            eta = (len(docs) - done) / max(rate, 1e-9)
             logger.info(
-                "%s: embedded %d/%d articles (%.2f art/s, ETA %.0f s)",
-                tag,
-                start + len(part),
-                len(docs),
-                rate,
-                left / max(rate, 1e-9),
+                "%s: embedded %d/%d articles (%.2f art/s, ETA %.0f s)", tag, done, len(docs), rate, eta
             )
         for i, x in enumerate(part):
             block = emb[offsets[i] : offsets[i + 1]]
@@ -313,13 +283,9 @@ def embed_docs(summ: ExtractiveSummarizer, docs: list[Doc], cfg: TrainSummarizer
             x.emb = block[1:]
 
 
-# -------------------------------------------------------------------------------------- training
-
-
 def _batch(docs: list[Doc], rng: random.Random | None, title_dropout: float, targets: str = "oracle"):
     n = max(len(x.sentences) for x in docs)
-    h = docs[0].emb.shape[1]
-    emb = torch.zeros(len(docs), n, h)
+    emb = torch.zeros(len(docs), n, docs[0].emb.shape[1])
     feats = torch.zeros(len(docs), n, len(FEATURES))
     mask = torch.zeros(len(docs), n, dtype=torch.bool)
     target = torch.zeros(len(docs), n)
@@ -355,23 +321,23 @@ def predict_probs(scorer, docs: list[Doc], batch_size: int = 64) -> list[np.ndar
 
 
 def rouge_of_selection(
-    docs: list[Doc],
-    probs: list[np.ndarray],
-    max_sentences: int,
-    max_words: int | None,
-    redundancy: str,
-    mmr_lambda: float,
-    skip_headings: bool = True,
+    docs: list[Doc], probs: list[np.ndarray], cfg: SummarizerConfig, **budget: Any
 ) -> dict[str, float]:
-    """Mean syllable-level R-1/R-2/R-L F1 of the selections the probabilities induce (as `summarize` would)."""
+    """Mean syllable R-1/R-2/R-L F1 of what `summarize` selects by `probs` under `cfg` (or its `budget`)."""
+    b = {
+        "redundancy": cfg.redundancy,
+        "max_sentences": cfg.max_sentences,
+        "max_words": cfg.max_words,
+        **budget,
+    }
     acc = RougeAccumulator("syllable")
     for x, p in zip(docs, probs, strict=True):
-        emb = x.emb.astype(np.float32) if redundancy == "mmr" else None
+        emb = x.emb.astype(np.float32) if b["redundancy"] == "mmr" else None
         allowed = list(range(len(x.sentences)))
-        if skip_headings:
+        if cfg.skip_headings:
             allowed = [i for i in allowed if not is_heading(x.sentences[i])] or allowed
         idx, _ = select_sentences(
-            p, x.sentences, allowed, max_sentences, max_words, redundancy, mmr_lambda, emb
+            p, x.sentences, allowed, b["max_sentences"], b["max_words"], b["redundancy"], cfg.mmr_lambda, emb
         )
         acc.add(" ".join(x.sentences[i] for i in idx), x.abstract)
     r = acc.result()
@@ -380,28 +346,50 @@ def rouge_of_selection(
     return out
 
 
-def train_scorer(
-    summ: ExtractiveSummarizer,
-    train: list[Doc],
-    val: list[Doc],
-    cfg: TrainSummarizerConfig,
-    accelerator,
-    ckpt: loop.RunCheckpoint,
-) -> list[dict[str, Any]]:
-    """BCE on oracle labels; keeps the epoch with the best validation ROUGE (continuing the run `ckpt` resumes,
-    if any). Returns the epoch log; the scorer is left on CPU, where the summariser runs."""
-    o = cfg.optim
-    mc = summ.config
-    scorer = summ.scorer
+def tune_length(summ: ExtractiveSummarizer, val: list[Doc], grid: LengthGridConfig) -> list[dict[str, Any]]:
+    """Try the budget grid on validation and set the best into `summ.config`. Returns all results."""
+    probs = predict_probs(summ.scorer, val)
+    results = []
+    for red, ms, mw in itertools.product(grid.redundancy, grid.max_sentences, grid.max_words):
+        r = rouge_of_selection(val, probs, summ.config, redundancy=red, max_sentences=ms, max_words=mw)
+        results.append({"redundancy": red, "max_sentences": ms, "max_words": mw, "val": r})
+        logger.info("budget %s/%d sents/%d words: %s", red, ms, mw, r)
+    best = max(results, key=lambda x: x["val"]["mean"])
+    summ.config.redundancy = best["redundancy"]
+    summ.config.max_sentences = best["max_sentences"]
+    summ.config.max_words = best["max_words"]
+    return results
+
+
+def train(
+    cfg: TrainSummarizerConfig, output_dir: str | Path | None = None, resume_from: str | Path | None = None
+) -> ExtractiveSummarizer:
+    """Run the whole recipe (or continue the run in `resume_from`); saves to `output_dir` or the config's."""
+    t_start = time.time()
+    accelerator = loop.start_run(cfg)
+    out = Path(output_dir or cfg.output_dir)
+    summ = ExtractiveSummarizer.from_config(cfg.model)
+    train_docs, val_docs, stats = load_docs(cfg)
+    if not train_docs or not val_docs:
+        raise RuntimeError("no training or validation articles after filtering")
+    t_embed = time.time()
+    with accelerator.main_process_first():  # the main process fills the embedding cache, the others read it
+        embed_docs(summ, train_docs, cfg, "train")
+        embed_docs(summ, val_docs, cfg, "val")
+    embed_seconds = time.time() - t_embed
+
+    # the scorer: BCE on the oracle labels, best epoch by validation ROUGE
+    t_fit = time.time()
+    ckpt = loop.RunCheckpoint(accelerator, cfg, out, resume_from)
+    o, scorer = cfg.optim, summ.scorer
     opt = torch.optim.AdamW(scorer.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-    n_batches = math.ceil(len(train) / o.batch_size)
-    steps = loop.optimizer_steps(accelerator, n_batches) * o.epochs
+    steps = loop.optimizer_steps(accelerator, math.ceil(len(train_docs) / o.batch_size), o.epochs)
     # 5% warm-up, then cosine decay to 5% of the peak
     sched = loop.warmup_schedule(opt, steps, 0.05, accelerator.num_processes, floor=0.05)
-    model, opt, sched = accelerator.prepare(scorer, opt, sched)
+    prepared = accelerator.prepare(scorer, opt, sched)  # the model, optimizer and scheduler
 
     def make_batches(rng: random.Random) -> list:
-        order = list(range(len(train)))
+        order = list(range(len(train_docs)))
         rng.shuffle(order)
         # each batch carries the seed of its title dropout, so a resumed epoch replays it exactly
         return [
@@ -410,7 +398,7 @@ def train_scorer(
 
     def loss_of(model, batch) -> torch.Tensor:
         idx, seed = batch
-        chunk = [train[i] for i in idx]
+        chunk = [train_docs[i] for i in idx]
         emb, feats, mask, target = (
             t.to(accelerator.device)
             for t in _batch(chunk, random.Random(seed), o.title_dropout, cfg.data.targets)
@@ -419,17 +407,12 @@ def train_scorer(
         return torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], target[mask])
 
     def evaluate() -> tuple[float, dict]:
-        probs = predict_probs(scorer, val)
-        rouge = rouge_of_selection(
-            val, probs, mc.max_sentences, mc.max_words, mc.redundancy, mc.mmr_lambda, mc.skip_headings
-        )
+        rouge = rouge_of_selection(val_docs, predict_probs(scorer, val_docs), summ.config)
         return rouge["mean"], rouge
 
-    state = loop.fit(
+    fitted = loop.fit(
         accelerator,
-        model,
-        opt,
-        sched,
+        *prepared,
         epochs=o.epochs,
         make_batches=make_batches,
         loss_of=loss_of,
@@ -441,65 +424,10 @@ def train_scorer(
         ckpt=ckpt,
         name="summariser",
     )
-    if state.best_state is not None:
-        scorer.load_state_dict(state.best_state)
     # the summariser runs on CPU in fp32: without accelerate's autocast wrapper, off the training device
-    accelerator.unwrap_model(model, keep_fp32_wrapper=False).cpu().eval()
-    return state.history
-
-
-def tune_length(summ: ExtractiveSummarizer, val: list[Doc], grid: LengthGridConfig) -> list[dict[str, Any]]:
-    """Try the budget grid on validation and set the best into `summ.config`. Returns all results."""
-    probs = predict_probs(summ.scorer, val)
-    results = []
-    for red in grid.redundancy:
-        for ms in grid.max_sentences:
-            for mw in grid.max_words:
-                r = rouge_of_selection(
-                    val, probs, ms, mw, red, summ.config.mmr_lambda, summ.config.skip_headings
-                )
-                results.append({"redundancy": red, "max_sentences": ms, "max_words": mw, "val": r})
-                logger.info("budget %s/%d sents/%d words: %s", red, ms, mw, r)
-    best = max(results, key=lambda x: x["val"]["mean"])
-    summ.config.redundancy = best["redundancy"]
-    summ.config.max_sentences = best["max_sentences"]
-    summ.config.max_words = best["max_words"]
-    return results
-
-
-def train(
-    cfg: TrainSummarizerConfig, output_dir: str | Path | None = None, resume_from: str | Path | None = None
-) -> ExtractiveSummarizer:
-    """Run the whole recipe (continuing the run checkpointed in `resume_from`, if given) and save the model to
-    `output_dir` (default `cfg.output_dir`)."""
-    t_start = time.time()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    loop.seed_everything(cfg.seed)
-    accelerator = loop.make_accelerator(cfg.device, cfg.accelerate)
-    out = Path(output_dir or cfg.output_dir)
-    summ = ExtractiveSummarizer.from_config(cfg.model)
-    train_docs, val_docs, stats = load_docs(cfg)
-    if not train_docs or not val_docs:
-        raise RuntimeError("no training or validation articles after filtering")
-    t_embed = time.time()
-    with accelerator.main_process_first():  # the main process fills the embedding cache, the others read it
-        embed_docs(summ, train_docs, cfg, "train")
-        embed_docs(summ, val_docs, cfg, "val")
-    embed_seconds = time.time() - t_embed
-    t_fit = time.time()
-    ckpt = loop.RunCheckpoint(accelerator, cfg, out, resume_from)
-    history = train_scorer(summ, train_docs, val_docs, cfg, accelerator, ckpt)
+    accelerator.unwrap_model(prepared[0], keep_fp32_wrapper=False).cpu().eval()
     budget = tune_length(summ, val_docs, cfg.length) if cfg.length.tune else []
-    final_val = rouge_of_selection(
-        val_docs,
-        predict_probs(summ.scorer, val_docs),
-        summ.config.max_sentences,
-        summ.config.max_words,
-        summ.config.redundancy,
-        summ.config.mmr_lambda,
-        summ.config.skip_headings,
-    )
+    final_val = rouge_of_selection(val_docs, predict_probs(summ.scorer, val_docs), summ.config)
     oracle_val = RougeAccumulator("syllable")
     for x in val_docs:
         oracle_val.add(" ".join(x.sentences[i] for i in x.labels), x.abstract)
@@ -511,7 +439,7 @@ def train(
     summ.training_info = {
         "data": stats,
         "config": to_dict(cfg),
-        "epochs": history,
+        "epochs": fitted.history,
         "budget_grid": budget,
         "seconds": {
             "total": round(time.time() - t_start, 1),
@@ -529,15 +457,8 @@ def train(
     return summ
 
 
-# ------------------------------------------------------------------------------------------- CLI
-
-
-def default_config_path() -> Path:
-    return Path(__file__).resolve().parents[1] / "configs" / "summarizer.yaml"
-
-
 def add_arguments(parser) -> None:
-    loop.add_arguments(parser, default_config_path())
+    loop.add_arguments(parser, Path(__file__).resolve().parents[1] / "configs" / "summarizer.yaml")
 
 
 def run(args) -> int:
@@ -546,17 +467,8 @@ def run(args) -> int:
     summ = train(cfg, resume_from=args.resume_from)
     if not loop.is_main_process():
         return 0
-    print(
-        json.dumps(
-            {
-                "output": cfg.output_dir,
-                "val": summ.metrics["val"],
-                "val_oracle": summ.metrics["val_oracle"],
-                "seconds": summ.training_info["seconds"],
-                "data": summ.training_info["data"],
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
-    )
+    info, metrics = summ.training_info, summ.metrics
+    shown = {"output": cfg.output_dir, "val": metrics["val"], "val_oracle": metrics["val_oracle"]}
+    shown.update(seconds=info["seconds"], data=info["data"])
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
     return 0

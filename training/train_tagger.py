@@ -1,14 +1,11 @@
-"""Fine-tune the tagger: `dangtopic train-tagger --config configs/tagger.yaml`.
-
-Two stages in one run:
+"""Fine-tune the tagger: `dangtopic train-tagger --config configs/tagger.yaml`. Two stages in one run:
 1. Sentences: LoRA on the top encoder layers (the frozen bottom ones are run once and cached) and the
    head, on every labelled sentence alone. Per-label positive weights; best epoch on dev.
 2. Articles: the encoder frozen, the article contextualiser learns from the sentence vectors of whole
    training articles (context-only sentences included) which topic a sentence takes from its article.
-   It starts as the identity (the stage-1 tagger) and costs seconds an epoch; the lone-sentence path is
-   trained beside it (`optim.alone_weight`). The run keeps it only if it beats stage 1 on dev.
-Thresholds are tuned on the dev articles (≥ 40 positives of every label). Runs under accelerate on CPU, one
-GPU or several (`accelerate launch -m dangtopic.cli train-tagger …`, data parallel); see training/loop.py.
+   It starts as the identity (the stage-1 tagger); the lone-sentence path is trained beside it
+   (`optim.alone_weight`). The run keeps it only if it beats stage 1 on dev.
+Thresholds are tuned on the dev articles (≥ 40 positives of every label). Runs under accelerate (loop.py).
 Why two stages: trained jointly from the start (one run, 3 epochs) the contextualiser disturbed the
 sentence encoder and learnt article-level shortcuts: dev micro-F1 0.67, below the sentence-only tagger.
 """
@@ -24,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 
 from dangtopic.data.labels import SEED_FILE, load_labelled, sentence_key
+from dangtopic.models.config import to_dict
 from dangtopic.models.tagger import SentenceTagger, TaggerConfig
 from dangtopic.training import loop
 
@@ -42,9 +42,8 @@ class TaggerDataConfig:
     source_weights: dict[str, float] = field(default_factory=dict)
     extra_labels: list[str] = field(default_factory=list)  # lone hand-labelled sentences, training only
     vnds_dir: str | None = None  # full text of the labelled articles (context around excerpts)
-    # Distillation: a saved tagger whose probabilities become the targets of every sentence without a
-    # gold label (the context sentences of the training articles). A small student (model.num_layers) trained this way
-    # learns the teacher's behaviour, not the rules'.
+    # Distillation: a saved tagger whose probabilities become the targets of every sentence without a gold
+    # label (context sentences). A small student (model.num_layers) so learns the teacher's behaviour.
     teacher: str | None = None
     teacher_weight: float = 1.0  # loss weight of teacher-labelled sentences (hand labels weigh 1.0)
     teacher_dtype: str = "float32"  # bfloat16 labels ~2x faster on CPUs with native bf16
@@ -156,8 +155,6 @@ def load_hand_docs(cfg: TaggerDataConfig, labels: list[str]) -> dict[str, list[D
 
 def load_lone(paths: list[str], labels: list[str]) -> list[Doc]:
     """Lone hand-labelled sentences (labelled without their article), one Doc each."""
-    from dangtopic.data.labels import load_labelled
-
     out = []
     for p in map(_resolve, paths):
         for it in load_labelled(p, source=p.name):
@@ -175,10 +172,7 @@ def doc_probs(tagger: SentenceTagger, docs: list[Doc], batch_size: int = 64) -> 
 def teacher_targets(
     teacher_path: str, docs: list[Doc], labels: list[str], weight: float, dtype: str, device: str = "cpu"
 ) -> int:
-    """Give every sentence without a gold label (the context sentences) the teacher's
-    probabilities as its target, in place. Returns how many sentences were teacher-labelled."""
-    import torch
-
+    """Give every sentence without a gold label the teacher's probabilities as target; returns their count."""
     teacher = SentenceTagger.from_pretrained(_resolve(teacher_path), device=device)
     if dtype == "bfloat16":
         teacher.to(torch.bfloat16)
@@ -187,12 +181,10 @@ def teacher_targets(
         raise ValueError(f"the teacher at {teacher_path} has no {sorted(missing)} labels")
     order = [teacher.config.labels.index(lab) for lab in labels]
     probs = doc_probs(teacher, docs)[:, order]
-    n, pos = 0, 0
-    for d in docs:
-        p = probs[pos : pos + len(d.texts)]
-        pos += len(d.texts)
+    n, ends = 0, np.cumsum([len(d.texts) for d in docs])
+    for d, end in zip(docs, ends, strict=True):
         soft = d.weights == 0
-        d.targets[soft] = p[soft]
+        d.targets[soft] = probs[end - len(d.texts) : end][soft]
         d.weights[soft] = weight
         n += int(soft.sum())
     return n
@@ -200,8 +192,6 @@ def teacher_targets(
 
 def cache_frozen_states(tagger: SentenceTagger, texts: list[str], layer: int, batch_size: int = 64) -> list:
     """Hidden states entering `layer` for every text (unpadded, fp16 to halve memory)."""
-    import torch
-
     cache: list = [None] * len(texts)
     order = np.argsort([len(t) for t in texts], kind="stable")
     tagger.eval()
@@ -210,22 +200,9 @@ def cache_frozen_states(tagger: SentenceTagger, texts: list[str], layer: int, ba
             idx = order[s : s + batch_size]
             batch = tagger.encoder.tokenize([texts[i] for i in idx]).to(tagger.device)
             hidden = tagger.hidden_below(batch, layer)
-            lengths = batch["attention_mask"].sum(1).tolist()
-            for j, i in enumerate(idx):
-                cache[i] = hidden[j, : lengths[j]].to(torch.float16).cpu()
+            for i, h, n in zip(idx, hidden, batch["attention_mask"].sum(1).tolist(), strict=True):
+                cache[i] = h[:n].to(torch.float16).cpu()
     return cache
-
-
-def _stack_cached(states: list, device):
-    import torch
-
-    longest = max(h.shape[0] for h in states)
-    hidden = torch.zeros(len(states), longest, states[0].shape[1], dtype=torch.float32)
-    mask = torch.zeros(len(states), longest, dtype=torch.long)
-    for i, h in enumerate(states):
-        hidden[i, : h.shape[0]] = h.float()
-        mask[i, : h.shape[0]] = 1
-    return hidden.to(device), mask.to(device)
 
 
 def _batches(items: list, budget: int, rng: random.Random, size=lambda d: len(d.texts)) -> list[list]:
@@ -245,12 +222,7 @@ def _batches(items: list, budget: int, rng: random.Random, size=lambda d: len(d.
 
 
 def _pooled(tagger: SentenceTagger, docs: list[Doc], layer: int, use_cache: bool, chunk: int = 32):
-    """Sentence vectors of all sentences of `docs`, in order, through the trainable layers.
-
-    Sentences are length-sorted into chunks so that each encoder call carries little padding.
-    """
-    import torch
-
+    """Vectors of the sentences of `docs`, in order, through the trainable layers (length-sorted chunks)."""
     texts = [t for d in docs for t in d.texts]
     cached = [h for d in docs for h in d.cached] if use_cache else None
     order = np.argsort([len(t) if cached is None else cached[i].shape[0] for i, t in enumerate(texts)])
@@ -258,8 +230,10 @@ def _pooled(tagger: SentenceTagger, docs: list[Doc], layer: int, use_cache: bool
     for s in range(0, len(order), chunk):
         idx = order[s : s + chunk]
         if use_cache:
-            hidden, mask = _stack_cached([cached[i] for i in idx], tagger.device)
-            vec = tagger.pool_from(hidden, mask, layer)
+            states = [cached[i] for i in idx]
+            hidden = pad_sequence([h.float() for h in states], batch_first=True)
+            mask = pad_sequence([torch.ones(h.shape[0], dtype=torch.long) for h in states], batch_first=True)
+            vec = tagger.pool_from(hidden.to(tagger.device), mask.to(tagger.device), layer)
         else:
             batch = tagger.encoder.tokenize([texts[i] for i in idx]).to(tagger.device)
             vec = tagger.encoder(batch["input_ids"], batch["attention_mask"])
@@ -304,63 +278,41 @@ def _lone_sentences(docs: list[Doc]) -> list[Doc]:
     out = []
     for d in docs:
         for k in np.flatnonzero(d.labelled):
-            cached = [d.cached[k]] if d.cached is not None else None
-            out.append(
-                Doc(
-                    f"{d.id}#{k}",
-                    [d.texts[k]],
-                    d.targets[k : k + 1],
-                    d.weights[k : k + 1],
-                    d.source,
-                    True,
-                    cached,
-                )
-            )
+            s = slice(k, k + 1)
+            cached = None if d.cached is None else d.cached[s]
+            out.append(Doc(f"{d.id}#{k}", d.texts[s], d.targets[s], d.weights[s], d.source, True, cached))
     return out
 
 
-def _evaluate(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict:
-    """Thresholds tuned on (dev) probabilities and the report at those thresholds."""
+def _evaluate(probs: np.ndarray, y: np.ndarray, labels: list[str], stage: int) -> tuple[float, dict]:
+    """Thresholds tuned on (dev) probabilities, and the micro-F1 and report at those thresholds."""
     from dangtopic.training.metrics import multilabel_report, tune_thresholds
 
     thr = tune_thresholds(y, probs)
     rep = multilabel_report(y, probs >= thr, labels)
-    return {
-        "micro_f1": rep["micro_f1"],
-        "macro_f1": rep["macro_f1"],
-        "thresholds": thr.tolist(),
-        "report": rep,
-    }
+    f1 = {k: rep[k] for k in ("micro_f1", "macro_f1")}
+    return rep["micro_f1"], {**f1, "thresholds": thr.tolist(), "report": rep, "stage": stage}
 
 
 def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tuple[SentenceTagger, dict]:
-    """Train a tagger from `cfg`, or continue the run checkpointed in `resume_from`; returns the best-on-dev
-    tagger (thresholds tuned) and a log dict."""
-    import torch
-
-    loop.seed_everything(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    """Train a tagger from `cfg` (or continue the run in `resume_from`): the best on dev, and a log dict."""
     # stage 1 leaves the contextualiser unused, stage 2 the encoder's adapters
-    accelerator = loop.make_accelerator(cfg.device, cfg.accelerate, unused_parameters=True)
+    accelerator = loop.start_run(cfg, unused_parameters=True)
     device = accelerator.device
     labels = list(cfg.model.labels)
     t_start = time.time()
 
-    parts = load_hand_docs(cfg.data, labels)
+    data, o = cfg.data, cfg.optim
+    parts = load_hand_docs(data, labels)
     held_out = {sentence_key(t) for d in parts["dev"] + parts["test"] for t in d.texts}
     if SEED_FILE.exists():  # the seeds are evaluation-only too
         held_out |= {sentence_key(it.text) for it in load_labelled(SEED_FILE)}
-    lone = [d for d in load_lone(cfg.data.extra_labels, labels) if sentence_key(d.texts[0]) not in held_out]
+    lone = [d for d in load_lone(data.extra_labels, labels) if sentence_key(d.texts[0]) not in held_out]
     docs = parts["train"] + lone
-    if cfg.data.teacher:
+    if data.teacher:
         t_teacher = time.time()
-        n = teacher_targets(
-            cfg.data.teacher, docs, labels, cfg.data.teacher_weight, cfg.data.teacher_dtype, str(device)
-        )
-        logger.info(
-            "teacher %s labelled %d sentences in %.1f s", cfg.data.teacher, n, time.time() - t_teacher
-        )
+        n = teacher_targets(data.teacher, docs, labels, data.teacher_weight, data.teacher_dtype, str(device))
+        logger.info("teacher %s labelled %d sentences in %.1f s", data.teacher, n, time.time() - t_teacher)
     dev = parts["dev"]
     logger.info(
         "training: %d docs, %d sentences, %d with a loss (%s); dev: %d articles",
@@ -379,15 +331,13 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
                 p.requires_grad_(False)
     tagger.to(device).train()
     layer = cfg.model.lora.layers_from
-    use_cache = cfg.optim.cache_frozen and cfg.model.lora.r > 0 and layer > 0
+    use_cache = o.cache_frozen and cfg.model.lora.r > 0 and layer > 0
     if use_cache:
         t_cache = time.time()
         texts = [t for d in docs for t in d.texts]
-        cached = cache_frozen_states(tagger, texts, layer)
-        pos_ = 0
+        cached = iter(cache_frozen_states(tagger, texts, layer))
         for d in docs:
-            d.cached = cached[pos_ : pos_ + len(d.texts)]
-            pos_ += len(d.texts)
+            d.cached = [next(cached) for _ in d.texts]
         logger.info(
             "cached layer-%d states of %d sentences in %.1f s", layer, len(texts), time.time() - t_cache
         )
@@ -395,9 +345,7 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
     lone = _lone_sentences(docs)
     targets = np.concatenate([d.targets for d in lone])
     pos = targets.sum(0)
-    pos_weight = np.minimum(
-        cfg.optim.pos_weight_cap, np.sqrt(np.maximum(len(targets) - pos, 1) / np.maximum(pos, 1))
-    )
+    pos_weight = np.minimum(o.pos_weight_cap, np.sqrt(np.maximum(len(targets) - pos, 1) / np.maximum(pos, 1)))
     logger.info(
         "positives per label: %s; pos_weight: %s",
         dict(zip(labels, pos.round(1), strict=True)),
@@ -405,7 +353,12 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
     )
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device), reduction="none")
 
-    def weighted(logits, y, w):
+    def weighted(logits, batch: list[Doc], rows=None):
+        """Loss of the sentences of `batch` (or of its `rows`): BCE by sentence weight, mean over labels."""
+        y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
+        w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
+        if rows is not None:
+            y, w = y[rows], w[rows]
         return (loss_fn(logits, y) * w).sum() / w.sum().clamp(min=1e-6) / len(labels)
 
     dev_mask = np.concatenate([d.labelled for d in dev]) if dev else np.zeros(0, bool)
@@ -414,68 +367,105 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
 
     # ---- stage 1: encoder (LoRA) + head on sentences alone
     enc_params = [p for p in tagger.encoder.parameters() if p.requires_grad]
-    head_params = list(tagger.head.parameters())
-    optim = torch.optim.AdamW(
-        [
-            {"params": enc_params, "lr": cfg.optim.encoder_lr},
-            {"params": head_params, "lr": cfg.optim.head_lr},
-        ],
-        weight_decay=cfg.optim.weight_decay,
-    )
-    steps_per_epoch = loop.optimizer_steps(accelerator, math.ceil(len(lone) / cfg.optim.batch_size))
-    total = steps_per_epoch * cfg.optim.epochs
-    if cfg.optim.max_steps:
-        total = min(total, cfg.optim.max_steps)
-    sched = loop.warmup_schedule(optim, total, cfg.optim.warmup_ratio, accelerator.num_processes)
-    model, optim, sched = accelerator.prepare(_SentenceStage(tagger, layer, use_cache), optim, sched)
+    groups = [{"params": enc_params, "lr": o.encoder_lr}, {"params": tagger.head.parameters()}]
+    optim = torch.optim.AdamW(groups, lr=o.head_lr, weight_decay=o.weight_decay)  # lr: the head's
+    n_batches = math.ceil(len(lone) / o.batch_size)
+    total = loop.optimizer_steps(accelerator, n_batches, o.epochs, o.max_steps)
+    sched = loop.warmup_schedule(optim, total, o.warmup_ratio, accelerator.num_processes)
+    prepared = accelerator.prepare(_SentenceStage(tagger, layer, use_cache), optim, sched)
     logger.info(
         "stage 1: device=%s processes=%d steps=%d (%d/epoch) trainable encoder params=%d",
         device,
         accelerator.num_processes,
         total,
-        steps_per_epoch,
+        loop.optimizer_steps(accelerator, n_batches),
         sum(p.numel() for p in enc_params),
     )
 
-    def sentence_loss(model, batch: list[Doc]):
-        y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
-        w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
-        return weighted(model(batch), y, w)  # stage 1: no context module
-
     def evaluate_alone() -> tuple[float, dict]:
-        ev = _evaluate(doc_probs(tagger, dev_lone), dev_true, labels)
-        return ev["micro_f1"], {**ev, "stage": 1}
+        return _evaluate(doc_probs(tagger, dev_lone), dev_true, labels, stage=1)
 
     ckpt = loop.RunCheckpoint(accelerator, cfg, cfg.output_dir, resume_from)
     s1 = loop.fit(
         accelerator,
-        model,
-        optim,
-        sched,
-        epochs=cfg.optim.epochs,
-        make_batches=lambda rng: _batches(lone, cfg.optim.batch_size, rng),
-        loss_of=sentence_loss,
+        *prepared,
+        epochs=o.epochs,
+        make_batches=lambda rng: _batches(lone, o.batch_size, rng),
+        loss_of=lambda model, batch: weighted(model(batch), batch),  # stage 1: no context module
         rng=random.Random(cfg.seed),
-        grad_clip=cfg.optim.grad_clip,
+        grad_clip=o.grad_clip,
         evaluate=evaluate_alone if dev else None,
-        trainable_state=lambda: _trainable_state(tagger),
-        max_steps=cfg.optim.max_steps,
+        trainable_state=lambda: {n: p for n, p in tagger.named_parameters() if p.requires_grad},
+        max_steps=o.max_steps,
         ckpt=ckpt,
         log_every=cfg.log_every,
         name="stage 1",
     )
     history = [{"stage": 1, **h} for h in s1.history]
-    best_state, best, step = s1.best_state, s1.best_info, s1.step
-    if best_state is not None:
-        _load_trainable_state(tagger, best_state)
-    stage1 = dict(best)
+    best = stage1 = s1.best_info
     accelerator.free_memory()  # stage 2 prepares a model, optimizer and scheduler of its own
 
-    # ---- stage 2: the article contextualiser over frozen sentence vectors
-    if tagger.context is not None and dev and cfg.optim.context_epochs:
-        best = _train_context(
-            tagger, docs, dev, dev_mask, dev_true, cfg, weighted, best, history, layer, use_cache, accelerator
+    # ---- stage 2: the article contextualiser over frozen sentence vectors of whole articles; the best dev
+    # result stays stage 1's if the context never beats it
+    if tagger.context is not None and dev and o.context_epochs:
+        t0 = time.time()
+        tagger.eval()
+        with torch.inference_mode():
+            # one call: _pooled length-sorts all sentences into chunks; split back per doc afterwards
+            train_vec = _pooled(tagger, docs, layer, use_cache).clone().split([len(d.texts) for d in docs])
+            dev_vec = tagger.embed([t for d in dev for t in d.texts])
+        dev_vec = dev_vec.clone()
+        logger.info(
+            "stage 2: sentence vectors of %d training docs and %d dev articles in %.1f s",
+            len(docs),
+            len(dev),
+            time.time() - t0,
         )
+        optim = torch.optim.AdamW(tagger.context.parameters(), lr=o.context_lr, weight_decay=o.weight_decay)
+
+        def article_batches(rng: random.Random) -> list:
+            return _batches(list(range(len(docs))), o.batch_size, rng, size=lambda i: len(docs[i].texts))
+
+        steps = loop.optimizer_steps(accelerator, len(article_batches(random.Random(0))), o.context_epochs)
+        sched = loop.warmup_schedule(optim, steps, o.warmup_ratio, accelerator.num_processes)
+        prepared = accelerator.prepare(_ArticleStage(tagger), optim, sched)
+
+        def article_loss(model, batch_idx: list[int]):
+            batch = [docs[i] for i in batch_idx]
+            vectors = torch.cat([train_vec[i] for i in batch_idx])
+            in_article = np.concatenate([d.labelled & (not d.alone) for d in batch])
+            alone = None
+            if o.alone_weight and in_article.any():
+                # the same sentences without their article: keeps the lone-sentence path calibrated
+                alone = torch.as_tensor(np.flatnonzero(in_article), device=device)
+            logits, logits_alone = model(vectors, [d.length for d in batch], alone)
+            loss = weighted(logits, batch)
+            if logits_alone is not None:
+                loss = loss + o.alone_weight * weighted(logits_alone, batch, alone)
+            return loss
+
+        def evaluate_in_articles() -> tuple[float, dict]:
+            tagger.eval()
+            with torch.inference_mode():
+                logits = tagger(dev_vec, [d.length for d in dev])
+            return _evaluate(torch.sigmoid(logits.float()).cpu().numpy()[dev_mask], dev_true, labels, stage=2)
+
+        s2 = loop.fit(
+            accelerator,
+            *prepared,
+            epochs=o.context_epochs,
+            make_batches=article_batches,
+            loss_of=article_loss,
+            rng=random.Random(cfg.seed + 1),
+            grad_clip=o.grad_clip,
+            evaluate=evaluate_in_articles,
+            trainable_state=tagger.context.state_dict,
+            best=best.get("micro_f1", -1.0),
+            name="stage 2",
+        )
+        history.extend({"stage": 2, **h} for h in s2.history)
+        logger.info("stage 2 done in %.1f s", time.time() - t0)
+        best = best if s2.best_state is None else s2.best_info
         if best.get("stage") == 1:
             logger.info("article context did not beat sentences alone on dev: the tagger ships without it")
             tagger.context = None
@@ -486,13 +476,13 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
     ckpt.finish()
     log = {
         "train_minutes": round((time.time() - t_start) / 60, 2),
-        "steps": step,
+        "steps": s1.step,
         "device": device.type,
         "processes": accelerator.num_processes,
         "train_docs": len(docs),
         "train_sentences": sum(len(d.texts) for d in docs),
         "dev_sentences": int(dev_mask.sum()),
-        "teacher": cfg.data.teacher,
+        "teacher": data.teacher,
         "best_stage": best.get("stage"),
         "best_epoch": best.get("epoch"),
         "dev_micro_f1_sentences_alone": stage1.get("micro_f1"),
@@ -503,104 +493,7 @@ def train(cfg: TrainTaggerConfig, resume_from: str | Path | None = None) -> tupl
     return tagger, log
 
 
-def _train_context(
-    tagger, docs, dev, dev_mask, dev_true, cfg, weighted, best, history, layer, use_cache, accelerator
-) -> dict:
-    """Stage 2: fit the contextualiser on frozen sentence vectors of whole articles; returns the best
-    dev result (stage 1's if the context never beats it) with the tagger left in that state."""
-    import torch
-
-    labels = list(tagger.config.labels)
-    t0 = time.time()
-    tagger.eval()
-    with torch.inference_mode():
-        # one call: _pooled length-sorts all sentences into chunks; split back per doc afterwards
-        train_vec = _pooled(tagger, docs, layer, use_cache).clone().split([len(d.texts) for d in docs])
-        dev_vec = tagger.embed([t for d in dev for t in d.texts])
-    dev_vec = dev_vec.clone()
-    dev_lengths = [d.length for d in dev]
-    logger.info(
-        "stage 2: sentence vectors of %d training docs and %d dev articles in %.1f s",
-        len(docs),
-        len(dev),
-        time.time() - t0,
-    )
-
-    optim = torch.optim.AdamW(
-        tagger.context.parameters(), lr=cfg.optim.context_lr, weight_decay=cfg.optim.weight_decay
-    )
-
-    def article_batches(rng: random.Random) -> list:
-        return _batches(list(range(len(docs))), cfg.optim.batch_size, rng, size=lambda i: len(docs[i].texts))
-
-    steps_per_epoch = loop.optimizer_steps(accelerator, len(article_batches(random.Random(0))))
-    sched = loop.warmup_schedule(
-        optim, steps_per_epoch * cfg.optim.context_epochs, cfg.optim.warmup_ratio, accelerator.num_processes
-    )
-    model, optim, sched = accelerator.prepare(_ArticleStage(tagger), optim, sched)
-    device = accelerator.device
-
-    def article_loss(model, batch_idx: list[int]):
-        batch = [docs[i] for i in batch_idx]
-        vectors = torch.cat([train_vec[i] for i in batch_idx])
-        y = torch.tensor(np.concatenate([d.targets for d in batch]), device=device)
-        w = torch.tensor(np.concatenate([d.weights for d in batch]), device=device).unsqueeze(1)
-        in_article = np.concatenate([d.labelled & (not d.alone) for d in batch])
-        alone = None
-        if cfg.optim.alone_weight and in_article.any():
-            # the same sentences without their article: keeps the lone-sentence path calibrated
-            alone = torch.as_tensor(np.flatnonzero(in_article), device=device)
-        logits, lone = model(vectors, [d.length for d in batch], alone)
-        loss = weighted(logits, y, w)
-        if lone is not None:
-            loss = loss + cfg.optim.alone_weight * weighted(lone, y[alone], w[alone])
-        return loss
-
-    def evaluate_in_articles() -> tuple[float, dict]:
-        tagger.eval()
-        with torch.inference_mode():
-            logits = tagger(dev_vec, dev_lengths)
-        ev = _evaluate(torch.sigmoid(logits.float()).cpu().numpy()[dev_mask], dev_true, labels)
-        return ev["micro_f1"], {**ev, "stage": 2}
-
-    s2 = loop.fit(
-        accelerator,
-        model,
-        optim,
-        sched,
-        epochs=cfg.optim.context_epochs,
-        make_batches=article_batches,
-        loss_of=article_loss,
-        rng=random.Random(cfg.seed + 1),
-        grad_clip=cfg.optim.grad_clip,
-        evaluate=evaluate_in_articles,
-        trainable_state=tagger.context.state_dict,
-        best=best.get("micro_f1", -1.0),
-        name="stage 2",
-    )
-    history.extend({"stage": 2, **h} for h in s2.history)
-    if s2.best_state is not None:
-        tagger.context.load_state_dict(s2.best_state)
-        best = s2.best_info
-    logger.info("stage 2 done in %.1f s", time.time() - t0)
-    return best
-
-
-def _trainable_state(tagger: SentenceTagger) -> dict:
-    return {n: p for n, p in tagger.named_parameters() if p.requires_grad}
-
-
-def _load_trainable_state(tagger: SentenceTagger, state: dict) -> None:
-    import torch
-
-    current = _trainable_state(tagger)
-    with torch.no_grad():
-        for k, v in state.items():
-            current[k].copy_(v)
-
-
-def add_arguments(parser) -> None:
-    loop.add_arguments(parser)
+add_arguments = loop.add_arguments
 
 
 def run(args) -> int:
@@ -610,8 +503,6 @@ def run(args) -> int:
     if not loop.is_main_process():
         return 0  # the processes' models are the same: the main process saves it
     out = tagger.save_pretrained(cfg.output_dir)
-    from dangtopic.models.config import to_dict
-
     (out / "training_config.json").write_text(json.dumps(to_dict(cfg), indent=2), encoding="utf-8")
     (out / "training_log.json").write_text(json.dumps(log, indent=2), encoding="utf-8")
     print(

@@ -26,7 +26,7 @@ def test_benchmark_prints_speed_and_accuracy_cost(tmp_path, tiny_model_dir, caps
     assert main(argv) == 0
     out = capsys.readouterr().out
     for name in ("fp32", "int8", "bf16"):
-        assert re.search(rf"^{name}\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d\dx", out, re.M), out
+        assert re.search(rf"^\| {name} \| \d+\.\d \| \d+\.\d \| \d+\.\d\dx \|", out, re.M), out
     assert "ms/article" in out
     res = json.loads(out_json.read_text())
     assert res["sentences"] == 40 and res["threads"] == 1
@@ -48,3 +48,30 @@ def test_benchmark_prints_speed_and_accuracy_cost(tmp_path, tiny_model_dir, caps
             )
             < 1e-9
         )
+
+
+def test_benchmark_writes_its_tables_into_the_model_cards(tmp_path, tiny_model_dir, capsys):
+    import shutil
+
+    from dangtopic.models.saving import write_card
+
+    if not all(p.exists() for p in hand_label_files()):
+        pytest.skip("shared hand labels unavailable")
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    for part in ("tagger", "summarizer"):
+        (model / part / "README.md").write_text(f"# {part} card\n", encoding="utf-8")
+    argv = ["benchmark", "--model", str(model), "--sentences", "20", "--repeat", "1", "--threads", "1"]
+    argv += ["--fast-methods", "int8", "--articles", str(tmp_path / "none"), "--write-card"]
+    for _ in range(2):  # a second run replaces the section instead of adding one
+        assert main(argv) == 0
+    capsys.readouterr()
+    for part in ("tagger", "summarizer"):
+        card = (model / part / "README.md").read_text(encoding="utf-8")
+        assert card.startswith(f"# {part} card\n") and card.count("## Speed") == 1
+        row = r"^\| int8 \| \d+\.\d \| \d+\.\d \| \d+\.\d\dx \| 0\.\d{4} \| [+-]0\.\d{4} \| \d+\.\d% \| \d\.\d{3} \|$"
+        assert re.search(row, card, re.M), card
+        # regenerating the card (as the evaluation commands do) keeps the speed section at its end
+        write_card(model / part, f"# new {part} card\n")
+        again = (model / part / "README.md").read_text(encoding="utf-8")
+        assert again.startswith(f"# new {part} card\n") and again.endswith(card[card.index("<!-- speed") :])

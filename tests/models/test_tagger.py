@@ -69,6 +69,26 @@ def test_save_and_load_round_trip(tagger, tmp_path):
     assert [p.labels for p in loaded.predict(texts)] == [p.labels for p in tagger.predict(texts)]
 
 
+def test_a_fully_fine_tuned_tagger_reloads_its_own_encoder(tiny_encoder_path, tmp_path):
+    import torch
+
+    from dangtopic.models.tagger import TaggerConfig
+
+    cfg = TaggerConfig()
+    cfg.lora.r = 0  # full fine-tuning: the encoder's own weights change, and are saved
+    t = SentenceTagger.create(encoder=str(tiny_encoder_path), config=cfg).eval()
+    with torch.no_grad():
+        for p in t.encoder.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    out = t.save_pretrained(tmp_path / "full")
+    assert (out / "encoder").is_dir()
+    loaded = SentenceTagger.from_pretrained(out)
+    texts = ["Kết nạp 20 đảng viên.", "Sáp nhập hai phòng ban, tinh giản biên chế."]
+    np.testing.assert_allclose(loaded.predict_proba(texts), t.predict_proba(texts), atol=1e-5)
+    base = SentenceTagger.create(encoder=str(tiny_encoder_path), config=cfg).eval()
+    assert not np.allclose(base.embed(texts).numpy(), loaded.embed(texts).numpy(), atol=1e-3)
+
+
 def test_from_pretrained_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         SentenceTagger.from_pretrained(tmp_path / "nothing")
