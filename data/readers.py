@@ -486,7 +486,11 @@ def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
     try:
         fh, reader = _open_csv(path)
         with fh:
-            header = [h.strip() for h in next(reader, [])]
+            try:
+                header = [h.strip() for h in next(reader, [])]
+            except csv.Error as e:
+                yield _error(ids, name, str(path), f"malformed CSV header ({e})")
+                return
             if not any(header):
                 yield _error(ids, name, str(path), "empty file (no CSV header)")
                 return
@@ -497,9 +501,19 @@ def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
                     f"CSV has no column {f.text!r} (columns: {', '.join(header[:12])}); see --text-field"
                 )
             rows = 0
-            end = reader.line_num
-            for row in reader:
-                start, end = end + 1, reader.line_num  # a quoted cell may span lines: report the first
+            while True:
+                start = reader.line_num + 1  # a quoted cell may span lines: report the first
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as e:
+                    # One bad row is one error record; the rows after it are still read.
+                    msg = f"line {start}: malformed CSV ({e})"
+                    yield _error(ids, f"{name}:{start}", f"{path}:{start}", msg, line=start)
+                    if reader.line_num < start:  # the reader cannot move on
+                        break
+                    continue
                 if not any(cell.strip() for cell in row):
                     continue
                 rows += 1
@@ -514,7 +528,7 @@ def _iter_csv(path: Path, f: _Fields, ids: _Ids) -> Iterator[InputRecord]:
                     yield _from_mapping(cells, default_id, src, f, ids, line=start)
             if rows == 0:
                 yield _error(ids, name, str(path), "no data rows under the CSV header")
-    except (OSError, EOFError, zlib.error, csv.Error) as e:
+    except (OSError, EOFError, zlib.error) as e:
         yield _error(ids, name, str(path), f"unreadable: {e}")
 
 

@@ -198,7 +198,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     from dangtopic.inference.speed import make_fast, native_bf16
 
     variants: dict[str, Any] = {"fp32": tagger}
-    for method in [m.strip() for m in args.fast_methods.split(",") if m.strip()]:
+    for method in _fast_methods(args):
         if method == "distilled":
             # The student tagger shipped beside the full one (`--fast distilled`), bf16 where native.
             sdir = model_dirs(root, "distilled")[0]
@@ -305,7 +305,7 @@ def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[
     from dangtopic.inference.speed import bf16_summarizer, native_bf16
 
     out: dict[str, Any] = {"articles": len(texts), "inputs": inputs}
-    reference = None
+    reference: list[Any] = []
     # The reference row encodes each article twice (tagger, then summariser); the others share the
     # tagger's pass with the summariser where `Pipeline.shared_layers` allows it.
     runs = [("separate", "fp32", False)] + [(name, name, True) for name in variants]
@@ -323,23 +323,12 @@ def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[
             "cpu_ms_per_article": 1000 * cpu / len(texts),
             "sentences_per_article": float(np.mean([len(r.sentences) for r in results])),
         }
-        if reference is None:
-            reference = results
-        else:
-            entry["same_summary"] = float(
-                np.mean(
-                    [
-                        a.summary.sentence_indices == b.summary.sentence_indices
-                        for a, b in zip(reference, results, strict=True)
-                    ]
-                )
-            )
-            pairs = [
-                (a.labels, b.labels)
-                for x, y in zip(reference, results, strict=True)
-                for a, b in zip(x.sentences, y.sentences, strict=True)
-            ]
-            entry["same_sentence_labels"] = float(np.mean([a == b for a, b in pairs]))
+        reference = reference or results
+        if results is not reference:
+            pairs = list(zip(reference, results, strict=True))
+            entry["same_summary"] = float(np.mean([a.summary == b.summary for a, b in pairs]))
+            sents = [(a, b) for x, y in pairs for a, b in zip(x.sentences, y.sentences, strict=True)]
+            entry["same_sentence_labels"] = float(np.mean([a.labels == b.labels for a, b in sents]))
         out[row] = entry
     return out
 
@@ -441,7 +430,15 @@ def _usage_problem(args: argparse.Namespace, soak_mode: bool) -> str | None:
             return f"--actors must be comma-separated numbers, got {args.actors!r}"
     if args.batch_size < 1:
         return "--batch-size must be >= 1"
+    if unknown := set(_fast_methods(args)) - {"int8", "bf16", "distilled"}:
+        return f"--fast-methods takes int8, bf16 and distilled, not {', '.join(sorted(unknown))}"
+    if args.write_card and (soak_mode or args.engine == "ray"):
+        return "--write-card writes the tagging and pipeline tables: not with --soak or --engine ray"
     return None
+
+
+def _fast_methods(args: argparse.Namespace) -> list[str]:
+    return [m.strip() for m in args.fast_methods.split(",") if m.strip()]
 
 
 def _actor_counts(args: argparse.Namespace) -> list[int]:

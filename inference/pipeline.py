@@ -132,19 +132,14 @@ class ArticleResult:
 
 
 def _resolve_device(device: str | None) -> str:
-    if device in (None, "auto"):
-        import torch
+    import torch
 
+    if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device not in {"cpu", "cuda"} and not str(device).startswith("cuda:"):
         raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device != "cpu":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device {device!r} requested but CUDA is not available; use --device cpu or auto"
-            )
+    if device != "cpu" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use --device cpu or auto")
     return device
 
 
@@ -335,12 +330,8 @@ class Pipeline:
             raise TypeError(f"expected article text (str) or Article, got {type(item).__name__}")
         from dangtopic.data.ingest import article_from_text
 
-        kwargs: dict[str, Any] = {}
-        if id is not None:
-            kwargs["id"] = id
-        if title is not None:
-            kwargs["title"] = title
-        return article_from_text(item, **kwargs)
+        given = {"id": id, "title": title}
+        return article_from_text(item, **{k: v for k, v in given.items() if v is not None})
 
     # ------------------------------------------------------------------ tagging
     def _windows(self, texts: list[str]) -> tuple[list[str], list[int], set[int]]:
@@ -402,19 +393,15 @@ class Pipeline:
                 first = {o: j for j, o in reversed(list(enumerate(owners)))}
                 vectors = vectors[[first[i] for i in range(len(texts))]]
         preds = self.tagger.decide(probs)
-        out = []
         n_windows = np.bincount(np.asarray(owners), minlength=len(texts))
-        for i, (text, p) in enumerate(zip(texts, preds, strict=True)):
-            warns = []
-            if i in split:
-                warns.append(
-                    f"sentence longer than the encoder window ({self.tagger.config.encoder.max_length} tokens):"
-                    f" tagged in {int(n_windows[i])} overlapping windows, scores max-pooled"
-                )
-            out.append(
-                SentenceResult(
-                    text=text, labels=list(p.labels), scores=dict(p.scores), index=i, warnings=warns
-                )
+        out = [
+            SentenceResult(text, list(p.labels), dict(p.scores), i)
+            for i, (text, p) in enumerate(zip(texts, preds, strict=True))
+        ]
+        for i in split:
+            out[i].warnings.append(
+                f"sentence longer than the encoder window ({self.tagger.config.encoder.max_length} tokens):"
+                f" tagged in {int(n_windows[i])} overlapping windows, scores max-pooled"
             )
         return out, vectors
 

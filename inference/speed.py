@@ -87,7 +87,10 @@ def make_fast(tagger, method: str):
     """Apply a fast path to a loaded tagger in place: `int8` or `bf16`. Choosing one for the machine,
     the distilled student included, is `Pipeline.from_pretrained(fast=...)`'s job."""
     if method not in FAST_METHODS:
-        raise ValueError(f"fast method must be one of {FAST_METHODS}, got {method!r}")
+        raise ValueError(
+            f"fast method must be one of {FAST_METHODS}, got {method!r}; to let the machine choose "
+            "(the distilled student included), load with Pipeline.from_pretrained(fast='auto')"
+        )
     return bf16_tagger(tagger) if method == "bf16" else quantize_tagger(tagger)
 
 

@@ -187,6 +187,36 @@ def test_csv_missing_column_fails_each_row(tmp_path):
         assert "no column 'text'" in r.error and "body" in r.error and "--text-field" in r.error
 
 
+def test_a_malformed_csv_row_is_one_error_and_the_rows_after_it_are_read(tmp_path, monkeypatch):
+    """The csv module raises on some rows (a NUL byte on Python 3.10): that row fails, the file goes on."""
+    real = csv.reader
+
+    class Flaky:  # the real reader, raising csv.Error on the second data row once it has read it
+        def __init__(self, fh, **kwargs):
+            self.rows, self.n = real(fh, **kwargs), 0
+
+        @property
+        def line_num(self):
+            return self.rows.line_num
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            row, self.n = next(self.rows), self.n + 1
+            if self.n == 3:
+                raise csv.Error("line contains NUL")
+            return row
+
+    monkeypatch.setattr(csv, "reader", Flaky)
+    p = tmp_path / "a.csv"
+    p.write_text(f'id,text\n1,"{VI}"\n2,bad\n3,"{VI}"\n', encoding="utf-8")
+    recs = _all([p])
+    assert [r.id for r in recs] == ["1", "a.csv:3", "3"]
+    assert recs[0].ok and recs[2].ok
+    assert recs[1].error == "line 3: malformed CSV (line contains NUL)"
+
+
 def test_files_without_records_are_reported(tmp_path):
     (tmp_path / "a.jsonl").write_text("\n\n", encoding="utf-8")
     (tmp_path / "b.csv").write_text("id,text\n", encoding="utf-8")

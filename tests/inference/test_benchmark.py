@@ -75,3 +75,16 @@ def test_benchmark_writes_its_tables_into_the_model_cards(tmp_path, tiny_model_d
         write_card(model / part, f"# new {part} card\n")
         again = (model / part / "README.md").read_text(encoding="utf-8")
         assert again.startswith(f"# new {part} card\n") and again.endswith(card[card.index("<!-- speed") :])
+
+
+@pytest.mark.parametrize(
+    "extra, says",
+    [
+        (["--fast-methods", "int8,auto"], "--fast-methods takes int8, bf16 and distilled, not auto"),
+        (["--soak", "5", "--write-card"], "--write-card writes the tagging and pipeline tables"),
+        (["--engine", "ray", "--write-card"], "--write-card writes the tagging and pipeline tables"),
+    ],
+)
+def test_benchmark_refuses_what_it_cannot_do_before_loading_anything(extra, says, capsys):
+    assert main(["benchmark", "--model", "/nonexistent", *extra]) == 2
+    assert says in capsys.readouterr().err
