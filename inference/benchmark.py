@@ -15,7 +15,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -333,23 +332,15 @@ def _pipeline_timing(args, root: Path | None, variants: dict[str, Any]) -> dict[
     return out
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="ignore").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def format_results(res: dict[str, Any], command: str) -> str:
     """The tables of one run in markdown: printed, and the "Speed" section of the model cards."""
+    from dangtopic.models.cpu import cpu_name
+
     load = res["load_average_1min"]
     lines = [
         "## Speed",
         "",
-        f"Measured by `{command}` on {time.strftime('%Y-%m-%d')}: {_cpu_name()}, {res['cpu_count']} CPUs, "
+        f"Measured by `{command}` on {time.strftime('%Y-%m-%d')}: {cpu_name()}, {res['cpu_count']} CPUs, "
         f"{res['threads']} torch threads, native bf16: {'yes' if res['native_bf16'] else 'no'}, load average "
         f"{'n/a' if load is None else f'{load:.2f}'} at start (wall-clock numbers mean something only on an "
         f"idle machine), {res['sentences']} sentences (mean {res['mean_chars']:.0f} chars), batches of "
@@ -430,7 +421,9 @@ def _usage_problem(args: argparse.Namespace, soak_mode: bool) -> str | None:
             return f"--actors must be comma-separated numbers, got {args.actors!r}"
     if args.batch_size < 1:
         return "--batch-size must be >= 1"
-    if unknown := set(_fast_methods(args)) - {"int8", "bf16", "distilled"}:
+    from dangtopic.inference.speed import FAST_METHODS
+
+    if unknown := set(_fast_methods(args)) - {*FAST_METHODS, "distilled"}:
         return f"--fast-methods takes int8, bf16 and distilled, not {', '.join(sorted(unknown))}"
     if args.write_card and (soak_mode or args.engine == "ray"):
         return "--write-card writes the tagging and pipeline tables: not with --soak or --engine ray"
@@ -482,12 +475,15 @@ def run(args: argparse.Namespace) -> int:
         from dangtopic.inference.ray_engine import format_engines
 
         print(format_engines(res))
+    elif soak_mode:
+        print(format_soak(res))
     else:
-        print(format_soak(res) if soak_mode else format_results(res, _command()))
+        tables = format_results(res, _command())
+        print(tables)
+        if args.write_card:  # `_usage_problem` refuses it with --soak and --engine ray
+            for readme in _write_cards(args, tables):
+                print(f"wrote the speed tables into {readme}", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    if args.write_card and not (soak_mode or engines):
-        for readme in _write_cards(args, format_results(res, _command())):
-            print(f"wrote the speed tables into {readme}", file=sys.stderr)
     # The soak fails when a record was lost, duplicated, reordered, or predict crashed.
     return (0 if soak_ok(res) else 1) if soak_mode else 0

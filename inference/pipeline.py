@@ -438,13 +438,11 @@ class Pipeline:
         None for other summariser types."""
         if not isinstance(self.summarizer, ExtractiveSummarizer):
             return [None] * len(articles)
-        cap = self.summarizer.config.max_article_sentences
         keep: list[list[int]] = []
         texts: list[str] = []
         for i, art in enumerate(articles):
-            valid = [j for j, t in enumerate(art.sentences) if normalize_sentence(t)]
-            rows = set(valid[:cap]) | ({s.index for s in tagged[i] if s.labels} if tagged else set())
-            keep.append(sorted(rows))
+            rows = set(self.summarizer.leading_rows([normalize_sentence(t) for t in art.sentences]))
+            keep.append(sorted(rows | ({s.index for s in tagged[i] if s.labels} if tagged else set())))
             if art.sentences:
                 texts += ([art.title] if art.title else []) + [art.sentences[j] for j in keep[-1]]
         split = _split_vectors(self.summarizer.embed(texts), articles, keep)

@@ -401,6 +401,11 @@ class ExtractiveSummarizer(nn.Module):
         logits = self.scorer(emb.unsqueeze(0).to(device), feats.unsqueeze(0).to(device), mask)[0]
         return torch.sigmoid(logits).cpu().numpy()
 
+    def leading_rows(self, clean: list[str]) -> list[int]:
+        """Indices of the normalised sentences a summary without candidates reads (encodes and may pick):
+        the first `max_article_sentences` non-empty ones. Candidates are read besides them."""
+        return [i for i, s in enumerate(clean) if s][: self.config.max_article_sentences]
+
     def _plan(self, sentences: list[str], candidates: list[int] | None, paragraphs: list[int] | None = None):
         """Normalised sentences, the indices to encode, the indices allowed, and warnings. Caption-like
         sentences (needs `paragraphs`) stay in `encode`: the scorer sees the article as in training."""
@@ -414,8 +419,7 @@ class ExtractiveSummarizer(nn.Module):
         if paragraphs is not None and len(paragraphs) > 0 and self.config.skip_captions:
             captions = caption_sentences(clean, list(paragraphs))  # raises on a length mismatch
         warns: list[str] = []
-        # Without candidates, the first `max_article_sentences` non-empty sentences are encoded and allowed.
-        encode = allowed = [i for i, s in enumerate(clean) if s][: self.config.max_article_sentences]
+        encode = allowed = self.leading_rows(clean)
         if candidates is not None:
             if bad := [c for c in candidates if not isinstance(c, int) or not 0 <= c < len(clean)]:
                 warns.append(f"ignored out-of-range candidate indices {bad}")
