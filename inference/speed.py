@@ -49,8 +49,8 @@ def quantize_tagger(tagger):
         tagger.eval()
         # One weight scale per output channel, and the FFN output projections left in float: their
         # inputs (after GELU) hold outliers that one int8 scale per input tensor cannot cover. Held-out
-        # micro-F1 of the shipped tagger: fp32 0.820; this 0.811 at 1.2x fp32 speed; per channel
-        # everywhere 0.783 (1.45x); one scale per matrix everywhere 0.748. The head and the article
+        # micro-F1 of the shipped tagger (`dangtopic benchmark`): fp32 0.820; this 0.811 at 1.2x fp32
+        # speed; one scale per matrix everywhere (the earlier path) 0.748. The head and the article
         # contextualiser stay float: they cost nothing next to the encoder, and torch's transformer
         # layers read Linear weights as tensors.
         plan = {
