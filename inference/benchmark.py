@@ -460,8 +460,7 @@ def run(args: argparse.Namespace) -> int:
     soak_mode = args.soak is not None or bool(args.soak_input)
     if soak_mode and args.soak is None:
         args.soak = 0
-    problem = _usage_problem(args, soak_mode)
-    if problem:
+    if problem := _usage_problem(args, soak_mode):
         print(f"error: {problem}", file=sys.stderr)
         return 2
     quiet_libraries()

@@ -445,16 +445,7 @@ class Pipeline:
             keep.append(sorted(rows | ({s.index for s in tagged[i] if s.labels} if tagged else set())))
             if art.sentences:
                 texts += ([art.title] if art.title else []) + [art.sentences[j] for j in keep[-1]]
-        split = _split_vectors(self.summarizer.embed(texts), articles, keep)
-        out: list[tuple[Any, Any] | None] = []
-        for art, rows, vecs in zip(articles, keep, split, strict=True):
-            if vecs is None:
-                out.append(None)
-                continue
-            full = vecs[1].new_zeros((len(art.sentences), vecs[1].shape[1]))
-            full[rows] = vecs[1]
-            out.append((vecs[0], full))
-        return out
+        return _split_vectors(self.summarizer.embed(texts), articles, keep)
 
     @staticmethod
     def _sentence_list(sentences: str | Sequence[str]) -> tuple[bool, list[str]]:
@@ -592,7 +583,7 @@ class Pipeline:
 def _split_vectors(vectors, articles: Sequence[Article], rows=None) -> list[tuple[Any, Any] | None]:
     """Cut vectors of consecutive articles (title first when there is one and the article has sentences)
     into each article's (title vector or None, sentence vectors); None for an article without sentences.
-    `rows` (the sentence indices encoded, per article) when not every sentence was."""
+    `rows` (the sentence indices encoded, per article) when not every sentence was: the others get zeros."""
     out: list[tuple[Any, Any] | None] = []
     pos = 0
     for i, art in enumerate(articles):
@@ -603,8 +594,12 @@ def _split_vectors(vectors, articles: Sequence[Article], rows=None) -> list[tupl
         if art.title:
             title, pos = vectors[pos], pos + 1
         n = len(art.sentences) if rows is None else len(rows[i])
-        out.append((title, vectors[pos : pos + n]))
-        pos += n
+        sents, pos = vectors[pos : pos + n], pos + n
+        if rows is not None:
+            full = sents.new_zeros((len(art.sentences), sents.shape[1]))
+            full[rows[i]] = sents
+            sents = full
+        out.append((title, sents))
     return out
 
 
